@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A parsed and validated configuration: plain data, no libconfig handles,
+ * so applying it cannot fail on syntax. Shared by config_parse.c (file →
+ * struct) and config_apply.c (struct → running target).
+ */
+#ifndef NVMFT_LIB_CONFIG_INTERNAL_H
+#define NVMFT_LIB_CONFIG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <nvmft/config.h>
+#include <nvmft/nvmf.h>
+
+struct cfg_bdev {
+	char *name;
+	char *type;			/* "malloc", "null" */
+	uint64_t num_blocks;
+	uint32_t block_size;
+	bool has_uuid;
+	uint8_t uuid[16];
+	int line;
+};
+
+struct cfg_ns {
+	char *bdev;
+	uint32_t nsid;
+	bool has_uuid;
+	uint8_t uuid[16];
+	bool has_nguid;
+	uint8_t nguid[16];
+	int line;
+};
+
+struct cfg_listener {
+	struct nvmft_listen_addr addr;
+	int line;
+};
+
+struct cfg_subsystem {
+	char *nqn;
+	char *serial;
+	char *model;
+	bool allow_any_host;
+	uint32_t max_namespaces;
+	char **hosts;
+	unsigned int nr_hosts;
+	struct cfg_ns *ns;
+	unsigned int nr_ns;
+	struct cfg_listener *listeners;
+	unsigned int nr_listeners;
+	int line;
+};
+
+struct cfg_transport {
+	char type[16];
+	struct nvmft_transport_opts opts;
+	int line;
+};
+
+struct nvmft_config {
+	char *file;
+	/* reactors */
+	unsigned int nr_reactors;
+	char *cpus;
+	bool pin;
+	enum nvmft_wait_mode wait_mode;
+	enum nvmft_engine engine;
+	enum nvmft_log_level log_level;
+
+	struct cfg_transport *transports;
+	unsigned int nr_transports;
+	struct cfg_bdev *bdevs;
+	unsigned int nr_bdevs;
+	struct cfg_subsystem *subsystems;
+	unsigned int nr_subsystems;
+	struct cfg_listener *discovery_listeners;
+	unsigned int nr_discovery_listeners;
+};
+
+int cfg_parse_uuid(const char *s, uint8_t out[16]);
+void cfg_format_uuid(const uint8_t u[16], char *buf, size_t len);
+
+#endif
