@@ -64,14 +64,16 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/tests/bench/%)
 EX_SRCS    := $(wildcard examples/*.c)
 EX_BINS    := $(EX_SRCS:examples/%.c=$(BUILD)/examples/%)
 TEST_SUPPORT := $(wildcard tests/support/*.c)
+TEST_HDRS    := $(wildcard tests/*/*.h)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
+NPROC      := $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: all deps run check unit integration bench install uninstall clean lib tools tests
 .DEFAULT_GOAL := all
 
 all: $(DEPS_STAMP)
-	@$(MAKE) --no-print-directory lib tools tests
+	@$(MAKE) --no-print-directory -j$(NPROC) lib tools tests
 
 deps $(DEPS_STAMP): scripts/deps.sh
 	@scripts/deps.sh
@@ -113,17 +115,17 @@ $(BUILD)/examples/%: examples/%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(ALL_LDFLAGS) $(PKG_LIBS)
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_SUPPORT) $(LIBA) $(HOSTA)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_SUPPORT) $(TEST_HDRS) $(LIBA) $(HOSTA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(TEST_SUPPORT) $(HOSTA) $(LIBA) $(ALL_LDFLAGS) \
 		$(PKG_LIBS) $(CMOCKA_LIBS) -lm
 
-$(BUILD)/tests/integration/%: tests/integration/%.c $(TEST_SUPPORT) $(LIBA) $(HOSTA)
+$(BUILD)/tests/integration/%: tests/integration/%.c $(TEST_SUPPORT) $(TEST_HDRS) $(LIBA) $(HOSTA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(TEST_SUPPORT) $(HOSTA) $(LIBA) $(ALL_LDFLAGS) \
 		$(PKG_LIBS) $(CMOCKA_LIBS) -lm
 
-$(BUILD)/tests/bench/%: tests/bench/%.c $(TEST_SUPPORT) $(LIBA) $(HOSTA)
+$(BUILD)/tests/bench/%: tests/bench/%.c $(TEST_SUPPORT) $(TEST_HDRS) $(LIBA) $(HOSTA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(TEST_SUPPORT) $(HOSTA) $(LIBA) $(ALL_LDFLAGS) \
 		$(PKG_LIBS) $(CMOCKA_LIBS) -lm

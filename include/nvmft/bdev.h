@@ -105,7 +105,6 @@ struct nvmft_bdev_io {
 		struct nvmft_io_channel *ch;
 		void *link[2];
 		void *qnext;
-		uint64_t submit_us;
 		uint64_t seq;
 		uint32_t state;
 	} internal;
@@ -126,7 +125,15 @@ enum nvmft_bdev_event {
 	NVMFT_BDEV_EVENT_MEDIA,
 };
 
-/** typedef nvmft_bdev_event_cb - runs on the app reactor */
+/**
+ * typedef nvmft_bdev_event_cb - runs on the app reactor
+ *
+ * Delivered from a message, never from inside the call that caused the
+ * event. Several changes of the same kind before delivery are coalesced
+ * into one event (read the current value); REMOVE comes last and once.
+ * The callback may close its descriptor (it must, on REMOVE, once its I/O
+ * has completed).
+ */
 typedef void (*nvmft_bdev_event_cb)(enum nvmft_bdev_event ev,
 				    struct nvmft_bdev *bdev, void *ctx);
 
@@ -146,7 +153,9 @@ int nvmft_bdev_registry_create(struct nvmft_runtime *rt,
  * @done: runs on the app reactor when everything is gone (may be NULL).
  * @arg: its argument.
  *
- * App reactor. Descriptors still open get NVMFT_BDEV_EVENT_REMOVE first.
+ * App reactor. Descriptors still open get NVMFT_BDEV_EVENT_REMOVE first;
+ * @done runs once every bdev is destroyed, so consumers must close them.
+ * Registration fails with -ESHUTDOWN from now on.
  */
 void nvmft_bdev_registry_destroy(struct nvmft_bdev_registry *reg,
 				 nvmft_msg_fn done, void *arg);
@@ -154,7 +163,12 @@ void nvmft_bdev_registry_destroy(struct nvmft_bdev_registry *reg,
 /** nvmft_bdev_registry_runtime() - the registry's runtime. Any thread. */
 struct nvmft_runtime *nvmft_bdev_registry_runtime(struct nvmft_bdev_registry *reg);
 
-/** nvmft_bdev_get() - bdev named @name, or NULL. App reactor. */
+/**
+ * nvmft_bdev_get() - bdev named @name, or NULL. App reactor.
+ *
+ * A bdev being deleted is still found (its name stays taken) until its
+ * backend is destroyed.
+ */
 struct nvmft_bdev *nvmft_bdev_get(struct nvmft_bdev_registry *reg,
 				  const char *name);
 
@@ -172,10 +186,12 @@ int nvmft_bdev_foreach(struct nvmft_bdev_registry *reg,
  * @done: runs on the app reactor once destroyed (rc 0), may be NULL.
  * @arg: its argument.
  *
- * Open descriptors get NVMFT_BDEV_EVENT_REMOVE; the backend's destroy runs
- * after the last descriptor is closed and every channel is gone.
+ * Open descriptors get NVMFT_BDEV_EVENT_REMOVE; submit fails with -ENODEV
+ * from now on; the io_device is unregistered once the last descriptor is
+ * closed, the backend's destroy runs once every channel is gone, then
+ * @done. Deleting a bdev already being deleted just adds @done.
  *
- * Return: 0 (deletion started), -ENOENT.
+ * Return: 0 (deletion started), -ENOENT, -ENOMEM (@done not recorded).
  */
 int nvmft_bdev_delete(struct nvmft_bdev_registry *reg, const char *name,
 		      void (*done)(void *arg, int rc), void *arg);
@@ -212,7 +228,10 @@ int nvmft_bdev_open(struct nvmft_bdev_registry *reg, const char *name,
 		    bool write, nvmft_bdev_event_cb event_cb, void *ctx,
 		    struct nvmft_bdev_desc **out);
 
-/** nvmft_bdev_close() - close a descriptor. App reactor. */
+/**
+ * nvmft_bdev_close() - close a descriptor. App reactor; may be called from
+ * the descriptor's own event callback.
+ */
 void nvmft_bdev_close(struct nvmft_bdev_desc *desc);
 
 /** nvmft_bdev_desc_get_bdev() - the bdev of a descriptor. Any thread. */
@@ -220,7 +239,10 @@ struct nvmft_bdev *nvmft_bdev_desc_get_bdev(struct nvmft_bdev_desc *desc);
 
 /**
  * nvmft_bdev_get_io_channel() - the calling reactor's I/O channel
- * Put it with nvmft_put_io_channel(). Return: channel or NULL.
+ * Put it with nvmft_put_io_channel() once its I/O has completed (the bdev
+ * is destroyed only after every channel is put). Calling reactor.
+ * Return: channel, or NULL (bdev removed, not on a reactor, no memory, or
+ * the backend's channel_create failed).
  */
 struct nvmft_io_channel *nvmft_bdev_get_io_channel(struct nvmft_bdev_desc *desc);
 
@@ -322,6 +344,17 @@ struct nvmft_bdev_stats {
  */
 int nvmft_bdev_get_stats(struct nvmft_bdev *bdev, struct nvmft_bdev_stats *out,
 			 nvmft_msg_fn done, void *arg);
+
+struct json_object;
+
+/**
+ * nvmft_bdev_dump_info() - add the backend's creation parameters to @obj
+ * @bdev: the bdev.
+ * @obj: a json-c object (RPC listings, save-config).
+ *
+ * App reactor. Return: 0, -EINVAL, -EOPNOTSUPP (the backend has none).
+ */
+int nvmft_bdev_dump_info(struct nvmft_bdev *bdev, struct json_object *obj);
 
 /* Shipped backends. */
 
