@@ -240,7 +240,8 @@ int nvmft_host_ctrlr_connect(const struct nvmft_host_opts *opts,
  *
  * Sends Fabrics Disconnect on live I/O queues when the controller supports
  * it (OFCS bit 0), clears CC.EN (best effort) and closes the connections.
- * Outstanding commands complete with a host pathing error first. Call it
+ * Outstanding commands complete with a host pathing error (err -ESHUTDOWN)
+ * first, so their buffers and callback arguments must still be valid. Call it
  * from the thread owning the admin queue once no other thread uses any
  * qpair.
  */
@@ -265,6 +266,21 @@ struct nvmft_host_qpair *nvmft_host_ctrlr_io_qpair(struct nvmft_host_ctrlr *ctrl
  */
 int nvmft_host_ctrlr_add_io_qpair(struct nvmft_host_ctrlr *ctrlr, uint16_t queue_size,
 				  struct nvmft_host_qpair **out);
+
+/**
+ * nvmft_host_ctrlr_remove_io_qpair() - disconnect and free one I/O qpair
+ * @ctrlr: controller.
+ * @qp: one of its I/O qpairs; invalid afterwards.
+ *
+ * Sends Fabrics Disconnect when the controller supports it (else just
+ * closes); outstanding commands complete with a host pathing error. The
+ * qpairs after it move down one index. Thread owning @qp, while no other
+ * thread adds or removes qpairs.
+ * Return: 0, -ENOENT when @qp is not an I/O qpair of @ctrlr, or the
+ * Disconnect's error (the qpair is freed anyway).
+ */
+int nvmft_host_ctrlr_remove_io_qpair(struct nvmft_host_ctrlr *ctrlr,
+				     struct nvmft_host_qpair *qp);
 
 /** nvmft_host_ctrlr_cntlid() - controller id returned by Connect. */
 uint16_t nvmft_host_ctrlr_cntlid(const struct nvmft_host_ctrlr *ctrlr);
@@ -338,6 +354,8 @@ int nvmft_host_submitv(struct nvmft_host_qpair *qp, const struct nvmft_sqe *sqe,
  *
  * Return: completions processed (>= 0), or the negative errno that failed
  * the qpair (outstanding commands have then completed with an error).
+ * When it returns @max, more PDUs may already be buffered in the library:
+ * call it again before sleeping in poll(2) on nvmft_host_qpair_fd().
  */
 int nvmft_host_qpair_poll(struct nvmft_host_qpair *qp, unsigned int max);
 

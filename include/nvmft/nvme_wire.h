@@ -43,7 +43,7 @@ struct nvmft_sgl_desc {
 /**
  * struct nvmft_sqe - submission queue entry (64 bytes)
  * @opcode: command opcode (0x7f: fabrics command).
- * @flags: FUSE (bits 1:0), PSDT (bits 7:6; 2 = SGL for fabrics).
+ * @flags: FUSE (bits 1:0), PSDT (bits 7:6; fabrics commands use 01b: SGLs).
  * @cid: command identifier.
  * @nsid: namespace (for fabrics commands: byte 4 is fctype).
  * @cdw2: dword 2.
