@@ -19,7 +19,7 @@ MANDIR       ?= $(PREFIX)/share/man
 
 CC           ?= cc
 PKG_CONFIG   ?= pkg-config
-PKGS         := liburing libnvme libconfig libisal json-c
+PKGS         := liburing libnvme libconfig libisal json-c libnbd
 
 SAN_FLAGS :=
 BUILD := build
@@ -34,7 +34,7 @@ endif
 
 # Recursive (=) so pkg-config runs after `deps` has installed what is missing.
 PKG_CFLAGS    = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS      = $(shell $(PKG_CONFIG) --libs liburing libconfig libisal json-c 2>/dev/null)
+PKG_LIBS      = $(shell $(PKG_CONFIG) --libs liburing libconfig libisal json-c libnbd 2>/dev/null)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes \
@@ -79,7 +79,7 @@ deps $(DEPS_STAMP): scripts/deps.sh
 	@scripts/deps.sh
 	@mkdir -p $(BUILD) && touch $(DEPS_STAMP)
 
-lib: $(LIBA) $(LIBSO) $(HOSTA) $(BUILD)/pkgconfig/nvmft.pc
+lib: $(LIBA) $(LIBSO) $(HOSTA) $(BUILD)/pkgconfig/nvmft.pc $(BUILD)/pkgconfig/nvmft-host.pc
 tools: $(CMD_BINS) $(EX_BINS)
 tests: $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
 
@@ -101,7 +101,7 @@ $(HOSTA): $(HOST_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/pkgconfig/nvmft.pc: pkgconfig/nvmft.pc.in Makefile
+$(BUILD)/pkgconfig/%.pc: pkgconfig/%.pc.in Makefile
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' $< > $@
@@ -152,7 +152,7 @@ install: all
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libnvmft.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libnvmft.so
 	install -m 644 include/nvmft/*.h $(DESTDIR)$(INCLUDEDIR)/nvmft/
-	install -m 644 $(BUILD)/pkgconfig/nvmft.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 $(BUILD)/pkgconfig/nvmft.pc $(BUILD)/pkgconfig/nvmft-host.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	for c in $(CMDS); do \
 		case $$c in nvmf-tgtd) d=$(SBINDIR);; *) d=$(BINDIR);; esac; \
 		install -m 755 $(BUILD)/bin/$$c $(DESTDIR)$$d/; done
@@ -161,7 +161,8 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libnvmft.a $(DESTDIR)$(LIBDIR)/libnvmft-host.a \
-	      $(DESTDIR)$(LIBDIR)/libnvmft.so* $(DESTDIR)$(LIBDIR)/pkgconfig/nvmft.pc
+	      $(DESTDIR)$(LIBDIR)/libnvmft.so* $(DESTDIR)$(LIBDIR)/pkgconfig/nvmft.pc \
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/nvmft-host.pc
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/nvmft
 	for c in $(CMDS); do rm -f $(DESTDIR)$(BINDIR)/$$c $(DESTDIR)$(SBINDIR)/$$c; done
 

@@ -4,8 +4,8 @@
 set -eu
 
 PKGS_PC="liburing:liburing-dev libnvme:libnvme-dev cmocka:libcmocka-dev \
-libconfig:libconfig-dev libisal:libisal-dev json-c:libjson-c-dev"
-TOOLS="pkg-config:pkg-config gcc:gcc make:make python3:python3"
+libconfig:libconfig-dev libisal:libisal-dev json-c:libjson-c-dev libnbd:libnbd-dev"
+TOOLS="pkg-config:pkg-config gcc:gcc make:make python3:python3 nbdkit:nbdkit"
 
 missing=""
 for t in $TOOLS; do

@@ -54,7 +54,8 @@ typedef void (*sock_accept_fn)(struct sock_listener *l, int fd,
 /* Implementation in use by groups of runtime @rt: "uring" or "epoll". */
 const char *sock_impl_name(struct nvmft_runtime *rt);
 
-/* Create / destroy the calling reactor's group. destroy requires every
+/* Create / destroy the calling reactor's group (-EINVAL when @t is not
+ * the calling reactor). destroy requires every
  * sock and listener of the group to be closed first (-EBUSY otherwise);
  * a sock or listener counts as closed from its closed callback on, so the
  * group may be destroyed from the last one's callback. */
@@ -79,7 +80,9 @@ uint16_t sock_listener_port(const struct sock_listener *l);
 void sock_listener_close(struct sock_listener *l,
 			 void (*closed)(void *ctx), void *ctx);
 
-/* Connect (blocking; for hosts and tests, not used on a reactor). */
+/* Connect (blocking; for hosts and tests, not used on a reactor).
+ * Returns the connected fd (blocking, TCP_NODELAY, close-on-exec) or
+ * -errno (-EINVAL for a bad address, or "" / "*", or port 0). */
 int sock_connect_blocking(const char *addr, uint16_t port);
 
 /*
