@@ -18,8 +18,9 @@ run_one() {
 	timeout --kill-after=10 "${TEST_TIMEOUT:-600}" "$@" >"$log" 2>&1
 	local rc=$?
 	local p f s
-	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log" | tail -n1)
-	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$log" | tail -n1)
+	# cmocka prints one summary per group: add them up
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log" | awk '{s+=$1} END {if (NR) print s}')
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$log" | awk '{s+=$1} END {if (NR) print s}')
 	s=$(grep -c '^\[  SKIPPED \]' "$log")
 	if [ -z "$p" ]; then
 		# a script's own summary line: "N passed, N failed[, N skipped]"

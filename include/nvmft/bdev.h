@@ -382,6 +382,56 @@ int nvmft_bdev_null_create(struct nvmft_bdev_registry *reg, const char *name,
 			   const uint8_t *uuid, struct nvmft_bdev **out);
 
 /**
+ * struct nvmft_bdev_uring_opts - options of nvmft_bdev_uring_create()
+ * @name: unique bdev name (required).
+ * @filename: an existing regular file or block device (required). Its
+ *	size is the bdev's size, rounded down to a whole number of blocks.
+ * @block_size: logical block size, a power of 2 in 512..65536; 0 = detect:
+ *	the device's logical block size (BLKSSZGET) for a block device; for a
+ *	file 512, or the file system's O_DIRECT offset alignment when larger.
+ *	It may not be smaller than either of those.
+ * @buffered: go through the page cache instead of O_DIRECT (needed on file
+ *	systems without O_DIRECT).
+ * @uuid: 16 bytes, or NULL to derive a stable one from @name.
+ *
+ * Zero-initialise it: fields added later default to zero.
+ */
+struct nvmft_bdev_uring_opts {
+	const char *name;
+	const char *filename;
+	uint32_t block_size;
+	bool buffered;
+	const uint8_t *uuid;
+};
+
+/**
+ * nvmft_bdev_uring_create() - a bdev backed by a file or a block device
+ * @reg: registry.
+ * @opts: options (copied).
+ * @out: the bdev (may be NULL).
+ *
+ * I/O goes through each reactor's own io_uring (READV/WRITEV, FSYNC with
+ * DATASYNC for Flush, RWF_DSYNC for FUA, FALLOCATE ZERO_RANGE for Write
+ * Zeroes and PUNCH_HOLE for deallocate). The bdev reports a volatile write
+ * cache, so Flush and FUA reach the file. A failing file or device fails
+ * that one command with the status of nvmft_bdev_errno_to_status() (-EIO
+ * → media error, -ENOSPC → Capacity Exceeded). When the runtime's engine is
+ * epoll, each channel gets a small io_uring of its own; without a usable
+ * io_uring at all, creation fails with -ENOTSUP.
+ *
+ * App reactor (the open and the size/alignment probes are blocking system
+ * calls on a local path). Errors are also logged with the reason.
+ *
+ * Return: 0, -EINVAL (bad options, not a regular file or block device,
+ * smaller than one block, block size below the device's), -EEXIST, -ENOTSUP,
+ * -ENOMEM, or the errno of open(2) (-ENOENT, -EACCES, -EISDIR, -EINVAL when
+ * the file system refuses O_DIRECT: set @buffered).
+ */
+int nvmft_bdev_uring_create(struct nvmft_bdev_registry *reg,
+			    const struct nvmft_bdev_uring_opts *opts,
+			    struct nvmft_bdev **out);
+
+/**
  * nvmft_uuid_from_name() - stable UUID from a name
  * @name: the name.
  * @uuid: the UUID (RFC 4122 version 5: SHA-1 of a fixed nvmft namespace

@@ -83,7 +83,17 @@ static void do_bdev(void *arg)
 	const uint8_t *uuid = b->has_uuid ? b->uuid : NULL;
 
 	snprintf(st->what, sizeof(st->what), "bdev %s", b->name);
-	if (!strcmp(b->type, "malloc"))
+	if (!strcmp(b->type, "uring")) {
+		struct nvmft_bdev_uring_opts o = {
+			.name = b->name,
+			.filename = b->filename,
+			.block_size = b->block_size,
+			.buffered = b->buffered,
+			.uuid = uuid,
+		};
+
+		st->rc = nvmft_bdev_uring_create(reg, &o, NULL);
+	} else if (!strcmp(b->type, "malloc"))
 		st->rc = nvmft_bdev_malloc_create(reg, b->name, b->num_blocks,
 						  b->block_size, uuid, NULL);
 	else

@@ -14,9 +14,11 @@
 
 struct cfg_bdev {
 	char *name;
-	char *type;			/* "malloc", "null" */
-	uint64_t num_blocks;
-	uint32_t block_size;
+	char *type;			/* "malloc", "null", "uring" */
+	uint64_t num_blocks;		/* malloc, null */
+	uint32_t block_size;		/* uring: 0 = detect */
+	char *filename;			/* uring */
+	bool buffered;			/* uring */
 	bool has_uuid;
 	uint8_t uuid[16];
 	int line;

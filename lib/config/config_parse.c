@@ -412,16 +412,38 @@ static int parse_transport(struct parse_ctx *pc, const config_setting_t *g,
 
 /* ------------------------------------------------------------------- bdevs */
 
+/* Type uring: a file or block device, whose size is the bdev's size. */
+static int parse_bdev_uring(struct parse_ctx *pc, const config_setting_t *g,
+			    struct cfg_bdev *b, const char *name)
+{
+	static const char *const sized[] = { "size", "num_blocks" };
+	const char *filename = get_str(g, "filename");
+
+	for (size_t i = 0; i < sizeof(sized) / sizeof(sized[0]); i++) {
+		const config_setting_t *s = config_setting_get_member(g, sized[i]);
+
+		if (s)
+			return perr(pc, s, "bdev \"%s\": %s is not a setting of type uring (the size is the file's)",
+				    name, sized[i]);
+	}
+	if (!filename || !*filename)
+		return perr(pc, g, "bdev \"%s\": \"filename\" is required for type uring", name);
+	get_bool(g, "buffered", &b->buffered);
+	b->filename = strdup(filename);
+	return b->filename ? 0 : -ENOMEM;
+}
+
 static int parse_bdev(struct parse_ctx *pc, const config_setting_t *g,
 		      struct cfg_bdev *b)
 {
 	static const struct key_spec keys[] = {
 		{ "name", K_STR }, { "type", K_STR }, { "size", K_SIZE },
 		{ "num_blocks", K_INT }, { "block_size", K_INT }, { "uuid", K_STR },
+		{ "filename", K_STR }, { "buffered", K_BOOL },
 	};
 	const config_setting_t *size;
 	const char *name, *type;
-	bool has_nb = false;
+	bool has_nb = false, uring;
 	long long nb = 0;
 	int rc;
 
@@ -436,16 +458,30 @@ static int parse_bdev(struct parse_ctx *pc, const config_setting_t *g,
 	if (strlen(name) > 63)
 		return perr(pc, g, "bdevs: name \"%s\" is longer than 63 characters", name);
 	if (!type)
-		return perr(pc, g, "bdev \"%s\": \"type\" is required (malloc, null)", name);
-	if (strcmp(type, "malloc") && strcmp(type, "null"))
+		return perr(pc, g, "bdev \"%s\": \"type\" is required (malloc, null, uring)", name);
+	uring = !strcmp(type, "uring");
+	if (strcmp(type, "malloc") && strcmp(type, "null") && !uring)
 		return perr(pc, config_setting_get_member(g, "type"),
-			    "bdev \"%s\": type \"%s\" is not one of malloc, null", name, type);
-	b->block_size = 512;
+			    "bdev \"%s\": type \"%s\" is not one of malloc, null, uring", name, type);
+	b->block_size = uring ? 0 : 512;
 	GET_UINT(pc, g, "block_size", 1, 65536, b->block_size);
-	if (b->block_size != 512 && b->block_size != 4096)
+	if (b->block_size != 512 && b->block_size != 4096 && !(uring && !b->block_size))
 		return perr(pc, config_setting_get_member(g, "block_size"),
 			    "bdev \"%s\": block_size %u is not 512 or 4096", name,
 			    b->block_size);
+	rc = get_uuid(pc, g, "uuid", b->uuid, &b->has_uuid);
+	if (rc)
+		return rc;
+	b->name = strdup(name);
+	b->type = strdup(type);
+	if (!b->name || !b->type)
+		return -ENOMEM;
+	if (uring)
+		return parse_bdev_uring(pc, g, b, name);
+	if ((size = config_setting_get_member(g, "filename")) ||
+	    (size = config_setting_get_member(g, "buffered")))
+		return perr(pc, size, "bdev \"%s\": %s is only for type uring", name,
+			    config_setting_name(size));
 	rc = get_int(pc, g, "num_blocks", 1, INT64_MAX, &nb, &has_nb);
 	if (rc)
 		return rc;
@@ -468,12 +504,7 @@ static int parse_bdev(struct parse_ctx *pc, const config_setting_t *g,
 	} else {
 		return perr(pc, g, "bdev \"%s\": \"size\" or \"num_blocks\" is required", name);
 	}
-	rc = get_uuid(pc, g, "uuid", b->uuid, &b->has_uuid);
-	if (rc)
-		return rc;
-	b->name = strdup(name);
-	b->type = strdup(type);
-	return b->name && b->type ? 0 : -ENOMEM;
+	return 0;
 }
 
 /* -------------------------------------------------------------- listeners */
@@ -940,6 +971,7 @@ void nvmft_config_free(struct nvmft_config *cfg)
 	for (unsigned int i = 0; i < cfg->nr_bdevs; i++) {
 		free(cfg->bdevs[i].name);
 		free(cfg->bdevs[i].type);
+		free(cfg->bdevs[i].filename);
 	}
 	free(cfg->bdevs);
 	for (unsigned int i = 0; i < cfg->nr_subsystems; i++)

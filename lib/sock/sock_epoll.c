@@ -56,6 +56,9 @@ struct epoll_sock {
 	/* Readiness as far as we know: set by events, cleared on EAGAIN. */
 	bool readable;
 	bool writable;
+	/* The peer closed or the socket failed: no further edge will come,
+	 * so stay readable until recv() reports it (0 or an error). */
+	bool hup;
 };
 
 static struct epoll_group *to_eg(struct sock_group *g)
@@ -239,7 +242,7 @@ static void sock_do_recv(struct epoll_sock *es)
 	if (n > 0) {
 		/* A short read drained the socket; new data raises a new
 		 * edge, so the next receive can wait for it. */
-		if ((size_t)n < s->recv_len)
+		if ((size_t)n < s->recv_len && !es->hup)
 			es->readable = false;
 		sock_complete_recv(s, (int)n);
 	} else if (n == 0) {
@@ -316,6 +319,8 @@ static void sock_ready(struct epoll_op *op, uint32_t events)
 
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		es->readable = true;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		es->hup = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		es->writable = true;
 	if (s->closing)

@@ -110,7 +110,7 @@ static const struct bad_case bad_cases[] = {
 	{ "transports = ( { type = \"RDMA\"; } );\n", "type \"RDMA\" is not supported" },
 	{ "transports = ( { max_queue_depth = 1; } );\n", "max_queue_depth: 1 is out of range" },
 	{ "transports = ( { io_unit_size = \"12Q\"; } );\n", "\"12Q\" is not a size" },
-	{ "transports = ( { colour = 1; } );\n", "transports.[0].colour: unknown setting" },
+	{ "transports = ( { colour = 1; } );\n", "transports[0].colour: unknown setting" },
 	{ "transports = ( { type = \"TCP\"; }, { type = \"TCP\"; } );\n", "transport TCP is given twice" },
 	{ "bdevs = ( { type = \"malloc\"; size = \"1M\"; } );\n", "\"name\" is required" },
 	{ "bdevs = ( { name = \"a\"; type = \"floppy\"; size = \"1M\"; } );\n", "type \"floppy\" is not one of malloc, null" },
@@ -132,7 +132,7 @@ static const struct bad_case bad_cases[] = {
 	{ "subsystems = ( { nqn = \"nqn.2026-11.io.nvmft:a\"; listeners = ( { traddr = \"300.1.1.1\"; } ); } );\n", "\"300.1.1.1\" port \"4420\" is not a valid address and port" },
 	{ "subsystems = ( { nqn = \"nqn.2026-11.io.nvmft:a\"; listeners = ( { traddr = \"127.0.0.1\"; trsvcid = \"99999\"; } ); } );\n", "port \"99999\" is not a valid" },
 	{ "subsystems = ( { nqn = \"nqn.2026-11.io.nvmft:a\"; listeners = ( { traddr = \"127.0.0.1\"; adrfam = \"IPv6\"; } ); } );\n", "adrfam \"IPv6\" does not match traddr \"127.0.0.1\"" },
-	{ "subsystems = ( { nqn = \"nqn.2026-11.io.nvmft:a\" } );\n", "x.conf:1:" },	/* syntax */
+	{ "\nsubsystems = ( { nqn = ; } );\n", "x.conf:2: syntax error" },
 };
 
 static void test_bad_files_name_line_setting_and_value(void **state)

@@ -1,0 +1,802 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The uring backend: a regular file or a block device driven through the
+ * reactor's own io_uring. Each I/O is a short chain of steps run one SQE at
+ * a time from its completion (short transfers continue where they stopped,
+ * -EAGAIN/-EINTR re-issue the step a bounded number of times).
+ *
+ * Choices worth knowing:
+ * - Plain file descriptors, not registered files. The reactor's ring is
+ *   shared with the sock group and has no file table; one would need a
+ *   per-ring slot allocator owned by the runtime, not by a backend. The
+ *   cost is an fget/fput per operation.
+ * - O_DIRECT by default. An I/O whose iovecs (or file offset, after a
+ *   short transfer) break the O_DIRECT alignment goes through a second,
+ *   buffered descriptor of the same file rather than a bounce buffer: no
+ *   size limit, no copy, no allocation, and the kernel keeps the page cache
+ *   coherent with direct I/O (a direct read writes back dirty cached pages
+ *   of its range first, a direct write invalidates them). Target data
+ *   buffers are page aligned, so this is the odd-buffer path only.
+ * - Write Zeroes is FALLOC_FL_ZERO_RANGE. The bdev layer fixes its
+ *   emulation choices at registration, so when the file system answers
+ *   EOPNOTSUPP (tmpfs) the bdev remembers it and writes zeroes itself from
+ *   a shared zero buffer from then on.
+ * - Deallocate is FALLOC_FL_PUNCH_HOLE | KEEP_SIZE (on a block device the
+ *   kernel turns that into a zero-out the device does itself, never into
+ *   writes of zero pages).
+ *   Unsupported → remembered, and deallocate becomes a successful no-op:
+ *   it is advisory, and the target does not promise zeroes for this backend.
+ * - FUA is RWF_DSYNC on the write; FUA on Write Zeroes / deallocate adds an
+ *   fdatasync step. Flush is FSYNC with IORING_FSYNC_DATASYNC.
+ * - epoll engine (no reactor ring): each channel makes a small ring of its
+ *   own, submits at once, and reaps when that ring's fd turns readable in
+ *   the reactor's epoll set. Without io_uring at all, creation fails.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <linux/falloc.h>
+#include <json-c/json.h>
+
+#include "bdev/bdev_internal.h"
+#include "runtime/engine.h"
+
+/* Re-issues of one step after -EAGAIN/-EINTR before failing it (retryable). */
+#define URING_MAX_RETRIES	16
+/* READV/WRITEV take at most UIO_MAXIOV iovecs; longer lists go in batches. */
+#define URING_IOV_BATCH		1024
+/* One READ/WRITE of a single segment; the kernel caps lower anyway. */
+#define URING_MAX_SEG		(1u << 30)
+/* Shared zero source of the Write Zeroes fallback. */
+#define URING_ZERO_BUF_SIZE	(1u << 20)
+#define URING_ZERO_BUF_ALIGN	4096
+/* Private ring of a channel under the epoll engine. */
+#define URING_PRIV_ENTRIES	128
+#define URING_REAP_BUDGET	256
+
+struct uring_disk {
+	struct nvmft_bdev *bdev;
+	struct nvmft_runtime *rt;
+	char *filename;
+	int fd;			/* O_DIRECT unless buffered */
+	int fd_cached;		/* page-cache descriptor for misaligned I/O; -1 if buffered */
+	bool buffered;
+	bool is_blkdev;
+	uint32_t block_size;
+	uint32_t mem_align;	/* O_DIRECT buffer address alignment */
+	uint32_t len_align;	/* O_DIRECT offset and segment length alignment */
+	uint64_t num_blocks;
+	/* Learnt from the file system at run time, on any reactor. */
+	_Atomic bool no_zero_range;
+	_Atomic bool no_punch_hole;
+	_Atomic(void *) zero_buf;	/* allocated on first fallback */
+};
+
+struct uring_channel {
+	struct uring_disk *disk;
+	struct nvmft_thread *thread;
+	bool has_priv;			/* epoll engine: a ring of our own */
+	struct io_uring priv;
+	struct epoll_op eop;		/* priv's fd in the reactor's epoll set */
+	uint64_t in_flight;
+	uint64_t errors;		/* for rate-limited logging */
+};
+
+enum uring_step {
+	STEP_RW = 0,
+	STEP_FSYNC,
+	STEP_ZERO_RANGE,
+	STEP_PUNCH,
+	STEP_ZERO_WRITE,
+};
+
+/* Per-I/O state, in nvmft_bdev_io.driver_ctx. One SQE in flight at a time. */
+struct uring_task {
+	struct uring_op op;
+	struct nvmft_bdev_io *io;
+	struct uring_channel *ch;
+	uint64_t done;		/* bytes finished (RW, ZERO_WRITE) */
+	uint64_t total;
+	uint8_t step;		/* enum uring_step */
+	uint8_t retries;
+};
+
+_Static_assert(sizeof(struct uring_task) <= NVMFT_BDEV_IO_CTX_SIZE,
+	       "uring task must fit the driver context");
+
+static const char *disk_name(const struct uring_disk *d)
+{
+	return nvmft_bdev_name(d->bdev);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* ---- submission ---- */
+
+static struct io_uring_sqe *chan_get_sqe(struct uring_channel *ch)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!ch->has_priv)
+		return thread_get_sqe(ch->thread);
+	sqe = io_uring_get_sqe(&ch->priv);
+	if (!sqe && io_uring_submit(&ch->priv) >= 0)
+		sqe = io_uring_get_sqe(&ch->priv);
+	return sqe;
+}
+
+static void task_arm(struct uring_task *t, struct io_uring_sqe *sqe)
+{
+	struct uring_channel *ch = t->ch;
+	int rc;
+
+	io_uring_sqe_set_data(sqe, &t->op);
+	if (!ch->has_priv)
+		return;	/* the reactor submits once per loop turn */
+	/*
+	 * A private ring has no loop turn of its own. What a failed submit
+	 * leaves queued goes with the next submit or reap of this channel.
+	 */
+	rc = io_uring_submit(&ch->priv);
+	if (rc < 0 && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR)
+		RT_WARN(ch->disk->rt, "bdev %s: private io_uring submit: %s",
+			disk_name(ch->disk), strerror(-rc));
+}
+
+static bool dio_ok(const struct uring_disk *d, const void *base, size_t len)
+{
+	return !(((uintptr_t)base & (d->mem_align - 1)) |
+		 (len & (d->len_align - 1)));
+}
+
+/* The O_DIRECT descriptor when the transfer suits it, else the cached one. */
+static int disk_fd_for(const struct uring_disk *d, const struct iovec *iov,
+		       int cnt, uint64_t pos)
+{
+	int i;
+
+	if (d->fd_cached < 0)
+		return d->fd;
+	if (pos & (d->len_align - 1))
+		return d->fd_cached;
+	for (i = 0; i < cnt; i++)
+		if (!dio_ok(d, iov[i].iov_base, iov[i].iov_len))
+			return d->fd_cached;
+	return d->fd;
+}
+
+static uint64_t task_pos(const struct uring_task *t)
+{
+	return t->io->offset_blocks * t->ch->disk->block_size + t->done;
+}
+
+static int step_rw(struct uring_task *t)
+{
+	struct nvmft_bdev_io *io = t->io;
+	const struct uring_disk *d = t->ch->disk;
+	bool write = io->type == NVMFT_IO_WRITE;
+	uint64_t pos = task_pos(t), skip = t->done;
+	struct io_uring_sqe *sqe;
+	int i = 0;
+
+	/* t->done < t->total, so a segment with bytes left exists. */
+	while (skip >= io->iov[i].iov_len)
+		skip -= io->iov[i++].iov_len;
+	sqe = chan_get_sqe(t->ch);
+	if (!sqe)
+		return -ENXIO;
+	if (skip || io->iov[i].iov_len > URING_MAX_SEG) {
+		/* Resuming inside a segment: finish that one alone. */
+		struct iovec part = {
+			.iov_base = (char *)io->iov[i].iov_base + skip,
+			.iov_len = min_u64(io->iov[i].iov_len - skip, URING_MAX_SEG),
+		};
+		int fd = disk_fd_for(d, &part, 1, pos);
+
+		if (write)
+			io_uring_prep_write(sqe, fd, part.iov_base,
+					    (unsigned int)part.iov_len, pos);
+		else
+			io_uring_prep_read(sqe, fd, part.iov_base,
+					   (unsigned int)part.iov_len, pos);
+	} else {
+		int cnt = io->iovcnt - i;
+		int fd;
+
+		if (cnt > URING_IOV_BATCH)
+			cnt = URING_IOV_BATCH;
+		fd = disk_fd_for(d, &io->iov[i], cnt, pos);
+		if (write)
+			io_uring_prep_writev(sqe, fd, &io->iov[i], (unsigned int)cnt, pos);
+		else
+			io_uring_prep_readv(sqe, fd, &io->iov[i], (unsigned int)cnt, pos);
+	}
+	if (write && (io->flags & NVMFT_IO_FLAG_FUA))
+		sqe->rw_flags = RWF_DSYNC;
+	task_arm(t, sqe);
+	return 0;
+}
+
+static void *disk_zero_buf(struct uring_disk *d)
+{
+	void *p = atomic_load_explicit(&d->zero_buf, memory_order_acquire);
+	void *expected = NULL;
+
+	if (p)
+		return p;
+	p = aligned_alloc(URING_ZERO_BUF_ALIGN, URING_ZERO_BUF_SIZE);
+	if (!p)
+		return NULL;
+	memset(p, 0, URING_ZERO_BUF_SIZE);
+	/* Two reactors may race to it: the loser frees its copy. */
+	if (!atomic_compare_exchange_strong_explicit(&d->zero_buf, &expected, p,
+						     memory_order_acq_rel,
+						     memory_order_acquire)) {
+		free(p);
+		p = expected;
+	}
+	return p;
+}
+
+static int step_zero_write(struct uring_task *t)
+{
+	struct uring_disk *d = t->ch->disk;
+	uint64_t pos = task_pos(t);
+	struct io_uring_sqe *sqe;
+	struct iovec part;
+
+	part.iov_base = disk_zero_buf(d);
+	if (!part.iov_base)
+		return -ENOMEM;
+	part.iov_len = min_u64(t->total - t->done, URING_ZERO_BUF_SIZE);
+	sqe = chan_get_sqe(t->ch);
+	if (!sqe)
+		return -ENXIO;
+	io_uring_prep_write(sqe, disk_fd_for(d, &part, 1, pos), part.iov_base,
+			    (unsigned int)part.iov_len, pos);
+	if (t->io->flags & NVMFT_IO_FLAG_FUA)
+		sqe->rw_flags = RWF_DSYNC;
+	task_arm(t, sqe);
+	return 0;
+}
+
+static int step_fsync(struct uring_task *t)
+{
+	struct io_uring_sqe *sqe = chan_get_sqe(t->ch);
+
+	if (!sqe)
+		return -ENXIO;
+	/* fdatasync covers data written through either descriptor. */
+	io_uring_prep_fsync(sqe, t->ch->disk->fd, IORING_FSYNC_DATASYNC);
+	task_arm(t, sqe);
+	return 0;
+}
+
+static int step_fallocate(struct uring_task *t, int mode)
+{
+	struct io_uring_sqe *sqe = chan_get_sqe(t->ch);
+
+	if (!sqe)
+		return -ENXIO;
+	io_uring_prep_fallocate(sqe, t->ch->disk->fd, mode, task_pos(t), t->total);
+	task_arm(t, sqe);
+	return 0;
+}
+
+/* Issue the SQE of the task's current step. */
+static int task_issue(struct uring_task *t)
+{
+	switch (t->step) {
+	case STEP_RW:
+		return step_rw(t);
+	case STEP_FSYNC:
+		return step_fsync(t);
+	case STEP_ZERO_RANGE:
+		return step_fallocate(t, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
+	case STEP_PUNCH:
+		return step_fallocate(t, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+	case STEP_ZERO_WRITE:
+		return step_zero_write(t);
+	}
+	return -EINVAL;
+}
+
+/* ---- completion ---- */
+
+static const char *io_type_name(enum nvmft_io_type type)
+{
+	static const char *const names[NVMFT_IO_TYPE_MAX] = {
+		[NVMFT_IO_READ] = "read", [NVMFT_IO_WRITE] = "write",
+		[NVMFT_IO_FLUSH] = "flush", [NVMFT_IO_WRITE_ZEROES] = "write zeroes",
+		[NVMFT_IO_UNMAP] = "deallocate", [NVMFT_IO_COMPARE] = "compare",
+	};
+
+	return (unsigned int)type < NVMFT_IO_TYPE_MAX ? names[type] : "?";
+}
+
+static void task_finish(struct uring_task *t, int rc)
+{
+	struct uring_channel *ch = t->ch;
+	struct nvmft_bdev_io *io = t->io;
+
+	if (rc) {
+		/* The 1st, 2nd, 4th, 8th... error: a dying disk cannot flood the log. */
+		ch->errors++;
+		if (!(ch->errors & (ch->errors - 1)))
+			RT_WARN(ch->disk->rt, "bdev %s: %s of %llu blocks at block %llu failed: %s (%llu errors on this reactor)",
+				disk_name(ch->disk), io_type_name(io->type),
+				(unsigned long long)io->num_blocks,
+				(unsigned long long)io->offset_blocks,
+				strerror(-rc), (unsigned long long)ch->errors);
+	}
+	ch->in_flight--;
+	thread_ref_put(ch->thread);
+	nvmft_bdev_io_complete(io, rc);
+}
+
+/* Writes whose FUA the data step did not cover end with an fdatasync. */
+static bool task_needs_sync(const struct uring_task *t)
+{
+	return (t->io->flags & NVMFT_IO_FLAG_FUA) &&
+	       (t->step == STEP_ZERO_RANGE || t->step == STEP_PUNCH);
+}
+
+static void task_next(struct uring_task *t, enum uring_step step)
+{
+	int rc;
+
+	t->step = step;
+	t->retries = 0;
+	rc = task_issue(t);
+	if (rc)
+		task_finish(t, rc);
+}
+
+static void disk_learn(struct uring_disk *d, _Atomic bool *flag, const char *what)
+{
+	if (!atomic_exchange_explicit(flag, true, memory_order_relaxed))
+		RT_NOTICE(d->rt, "bdev %s: %s does not support %s; %s from now on",
+			  disk_name(d), d->filename, what,
+			  flag == &d->no_zero_range ?
+			  "Write Zeroes writes zeroes" : "deallocate is a no-op");
+}
+
+/* A read, write or zero write moved @res bytes (0 = no progress). */
+static void task_transferred(struct uring_task *t, int res)
+{
+	if (res == 0) {
+		/*
+		 * A read at EOF: the file shrank under the bdev, its data is
+		 * gone. A write that moves nothing would loop forever.
+		 */
+		task_finish(t, -EIO);
+		return;
+	}
+	t->done += (unsigned int)res;
+	if (t->done >= t->total) {
+		task_finish(t, 0);
+		return;
+	}
+	task_next(t, t->step);
+}
+
+static void task_done(struct uring_op *op, const struct io_uring_cqe *cqe)
+{
+	struct uring_task *t = container_of(op, struct uring_task, op);
+	int res = cqe->res;
+
+	if ((res == -EAGAIN || res == -EINTR) && t->retries < URING_MAX_RETRIES) {
+		t->retries++;
+		res = task_issue(t);
+		if (res)
+			task_finish(t, res);
+		return;
+	}
+	if (res == -EOPNOTSUPP && t->step == STEP_ZERO_RANGE) {
+		disk_learn(t->ch->disk, &t->ch->disk->no_zero_range,
+			   "FALLOC_FL_ZERO_RANGE");
+		task_next(t, STEP_ZERO_WRITE);
+		return;
+	}
+	if (res == -EOPNOTSUPP && t->step == STEP_PUNCH) {
+		disk_learn(t->ch->disk, &t->ch->disk->no_punch_hole,
+			   "FALLOC_FL_PUNCH_HOLE");
+		res = 0;
+	}
+	if (res < 0) {
+		task_finish(t, res);
+		return;
+	}
+	if (t->step == STEP_RW || t->step == STEP_ZERO_WRITE) {
+		task_transferred(t, res);
+		return;
+	}
+	if (task_needs_sync(t)) {
+		task_next(t, STEP_FSYNC);
+		return;
+	}
+	task_finish(t, 0);
+}
+
+static int uring_submit(void *chan_ctx, struct nvmft_bdev_io *io)
+{
+	struct uring_channel *ch = chan_ctx;
+	struct uring_disk *d = ch->disk;
+	struct uring_task *t = (struct uring_task *)io->driver_ctx;
+	int rc;
+
+	t->op.done = task_done;
+	t->io = io;
+	t->ch = ch;
+	t->done = 0;
+	t->total = io->num_blocks * d->block_size;
+	t->retries = 0;
+	switch (io->type) {
+	case NVMFT_IO_READ:
+	case NVMFT_IO_WRITE:
+		t->step = STEP_RW;
+		break;
+	case NVMFT_IO_FLUSH:
+		t->step = STEP_FSYNC;
+		break;
+	case NVMFT_IO_WRITE_ZEROES:
+		t->step = atomic_load_explicit(&d->no_zero_range, memory_order_relaxed) ?
+			  STEP_ZERO_WRITE : STEP_ZERO_RANGE;
+		break;
+	case NVMFT_IO_UNMAP:
+		if (atomic_load_explicit(&d->no_punch_hole, memory_order_relaxed)) {
+			nvmft_bdev_io_complete(io, 0);
+			return 0;
+		}
+		t->step = STEP_PUNCH;
+		break;
+	default:
+		return -EINVAL;
+	}
+	rc = task_issue(t);
+	if (rc)
+		return rc;
+	ch->in_flight++;
+	/* The reactor must outlive what its ring still owes us. */
+	thread_ref_get(ch->thread);
+	return 0;
+}
+
+static bool uring_supports(void *bdev_ctx, enum nvmft_io_type type)
+{
+	/* COMPARE is left to the bdev layer's read-and-compare emulation. */
+	return type == NVMFT_IO_READ || type == NVMFT_IO_WRITE ||
+	       type == NVMFT_IO_FLUSH || type == NVMFT_IO_WRITE_ZEROES ||
+	       type == NVMFT_IO_UNMAP;
+}
+
+/* ---- channels ---- */
+
+static void priv_ring_ready(struct epoll_op *eop, uint32_t events)
+{
+	struct uring_channel *ch = container_of(eop, struct uring_channel, eop);
+	struct io_uring_cqe *cqe;
+	unsigned int n = 0;
+
+	(void)events;
+	/* Level-triggered: what the budget leaves is reported again. */
+	while (n++ < URING_REAP_BUDGET && io_uring_peek_cqe(&ch->priv, &cqe) == 0) {
+		struct uring_op *op = io_uring_cqe_get_data(cqe);
+		struct io_uring_cqe copy = *cqe;
+
+		/* Release the slot first: the handler may queue more work. */
+		io_uring_cqe_seen(&ch->priv, cqe);
+		if (op)
+			op->done(op, &copy);
+	}
+	if (io_uring_sq_ready(&ch->priv))
+		io_uring_submit(&ch->priv);
+}
+
+static int chan_priv_init(struct uring_channel *ch)
+{
+	struct uring_disk *d = ch->disk;
+	struct epoll_event ev;
+	int rc;
+
+	rc = io_uring_queue_init(URING_PRIV_ENTRIES, &ch->priv, 0);
+	if (rc < 0) {
+		RT_ERR(d->rt, "bdev %s: reactor %u: cannot create a private io_uring: %s",
+		       disk_name(d), nvmft_thread_index(ch->thread), strerror(-rc));
+		return rc;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = &ch->eop;
+	ch->eop.ready = priv_ring_ready;
+	if (epoll_ctl(thread_epoll_fd(ch->thread), EPOLL_CTL_ADD,
+		      ch->priv.ring_fd, &ev) < 0) {
+		rc = -errno;
+		RT_ERR(d->rt, "bdev %s: reactor %u: cannot watch the private io_uring: %s",
+		       disk_name(d), nvmft_thread_index(ch->thread), strerror(-rc));
+		goto out_exit_ring;
+	}
+	ch->has_priv = true;
+	return 0;
+
+out_exit_ring:
+	io_uring_queue_exit(&ch->priv);
+	return rc;
+}
+
+static int uring_channel_create(void *bdev_ctx, void *chan_ctx)
+{
+	struct uring_channel *ch = chan_ctx;
+
+	ch->disk = bdev_ctx;
+	ch->thread = nvmft_get_thread();
+	if (thread_ring(ch->thread))
+		return 0;
+	return chan_priv_init(ch);
+}
+
+static void uring_channel_destroy(void *bdev_ctx, void *chan_ctx)
+{
+	struct uring_channel *ch = chan_ctx;
+	struct uring_disk *d = bdev_ctx;
+
+	if (ch->in_flight)
+		RT_WARN(d->rt, "bdev %s: reactor %u: channel destroyed with %llu I/O in the kernel",
+			disk_name(d), nvmft_thread_index(ch->thread),
+			(unsigned long long)ch->in_flight);
+	if (!ch->has_priv)
+		return;
+	epoll_ctl(thread_epoll_fd(ch->thread), EPOLL_CTL_DEL, ch->priv.ring_fd, NULL);
+	/* The kernel finishes (or cancels) what is left before freeing it. */
+	io_uring_queue_exit(&ch->priv);
+	ch->has_priv = false;
+}
+
+/* ---- the device ---- */
+
+static void disk_free(struct uring_disk *d)
+{
+	if (d->fd_cached >= 0)
+		close(d->fd_cached);
+	if (d->fd >= 0)
+		close(d->fd);
+	free(atomic_load_explicit(&d->zero_buf, memory_order_relaxed));
+	free(d->filename);
+	free(d);
+}
+
+static void uring_destroy(void *bdev_ctx, void (*done)(void *arg), void *arg)
+{
+	disk_free(bdev_ctx);
+	done(arg);
+}
+
+static void uring_dump_info(void *bdev_ctx, struct json_object *obj)
+{
+	struct uring_disk *d = bdev_ctx;
+	char uuid[37];
+
+	bdev_uuid_format(nvmft_bdev_uuid(d->bdev), uuid);
+	json_object_object_add(obj, "filename", json_object_new_string(d->filename));
+	json_object_object_add(obj, "block_size", json_object_new_int(d->block_size));
+	json_object_object_add(obj, "buffered", json_object_new_boolean(d->buffered));
+	json_object_object_add(obj, "uuid", json_object_new_string(uuid));
+}
+
+static const struct nvmft_bdev_ops uring_ops = {
+	.name = "uring",
+	.chan_ctx_size = sizeof(struct uring_channel),
+	.io_ctx_size = sizeof(struct uring_task),
+	.channel_create = uring_channel_create,
+	.channel_destroy = uring_channel_destroy,
+	.submit = uring_submit,
+	.supports = uring_supports,
+	.destroy = uring_destroy,
+	.dump_info = uring_dump_info,
+};
+
+/*
+ * A page-cache descriptor of the very file @d->fd has open: through
+ * /proc/self/fd so that a rename or unlink in between cannot swap it.
+ */
+static int disk_open_cached(struct uring_disk *d, const char *name)
+{
+	struct stat a, b;
+	char path[64];
+	int rc;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", d->fd);
+	d->fd_cached = open(path, O_RDWR | O_CLOEXEC);
+	if (d->fd_cached < 0)
+		d->fd_cached = open(d->filename, O_RDWR | O_CLOEXEC);
+	if (d->fd_cached < 0) {
+		rc = -errno;
+		RT_ERR(d->rt, "bdev %s: cannot reopen %s without O_DIRECT: %s",
+		       name, d->filename, strerror(-rc));
+		return rc;
+	}
+	if (fstat(d->fd, &a) < 0 || fstat(d->fd_cached, &b) < 0 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino || a.st_rdev != b.st_rdev) {
+		RT_ERR(d->rt, "bdev %s: %s changed while it was being opened",
+		       name, d->filename);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* O_DIRECT alignment the file system reports (0 when it does not). */
+static void disk_dio_align(int fd, uint32_t *mem, uint32_t *off)
+{
+	struct statx sx;
+
+	*mem = *off = 0;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 &&
+	    (sx.stx_mask & STATX_DIOALIGN)) {
+		*mem = sx.stx_dio_mem_align;
+		*off = sx.stx_dio_offset_align;
+	}
+}
+
+/* Size, kind and the native block size (0 for a file) of the open file. */
+static int disk_probe(struct uring_disk *d, const char *name, uint64_t *bytes,
+		      uint32_t *native_bs)
+{
+	struct stat st;
+	int ssz;
+
+	*native_bs = 0;
+	if (fstat(d->fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode)) {
+		*bytes = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (!S_ISBLK(st.st_mode)) {
+		RT_ERR(d->rt, "bdev %s: %s is not a regular file or a block device",
+		       name, d->filename);
+		return -EINVAL;
+	}
+	d->is_blkdev = true;
+	if (ioctl(d->fd, BLKSSZGET, &ssz) < 0 || ioctl(d->fd, BLKGETSIZE64, bytes) < 0) {
+		int rc = -errno;
+
+		RT_ERR(d->rt, "bdev %s: %s: cannot read the block device geometry: %s",
+		       name, d->filename, strerror(-rc));
+		return rc;
+	}
+	*native_bs = (uint32_t)ssz;
+	return 0;
+}
+
+static int disk_open(struct uring_disk *d, const struct nvmft_bdev_uring_opts *o)
+{
+	uint32_t native_bs, dio_mem = 0, dio_off = 0, min_bs;
+	uint64_t bytes;
+	int rc;
+
+	d->fd = open(o->filename, O_RDWR | O_CLOEXEC | (o->buffered ? 0 : O_DIRECT));
+	if (d->fd < 0) {
+		rc = -errno;
+		if (rc == -EINVAL && !o->buffered)
+			RT_ERR(d->rt, "bdev %s: %s: the file system refuses O_DIRECT (set buffered = true)",
+			       o->name, o->filename);
+		else
+			RT_ERR(d->rt, "bdev %s: cannot open %s: %s", o->name,
+			       o->filename, strerror(-rc));
+		return rc;
+	}
+	rc = disk_probe(d, o->name, &bytes, &native_bs);
+	if (rc)
+		return rc;
+	if (!o->buffered)
+		disk_dio_align(d->fd, &dio_mem, &dio_off);
+	min_bs = native_bs > dio_off ? native_bs : dio_off;
+	if (o->block_size && o->block_size < min_bs) {
+		RT_ERR(d->rt, "bdev %s: block_size %u is smaller than the %u bytes %s needs",
+		       o->name, o->block_size, min_bs, o->filename);
+		return -EINVAL;
+	}
+	d->block_size = o->block_size ? o->block_size : min_bs > 512 ? min_bs : 512;
+	/* Unknown alignment (tmpfs, older kernels): ask for whole blocks. */
+	d->mem_align = dio_mem ? dio_mem : d->block_size;
+	d->len_align = dio_off ? dio_off : d->block_size;
+	d->num_blocks = bytes / d->block_size;
+	if (d->num_blocks == 0) {
+		RT_ERR(d->rt, "bdev %s: %s is smaller than one %u-byte block",
+		       o->name, o->filename, d->block_size);
+		return -EINVAL;
+	}
+	d->buffered = o->buffered;
+	if (!o->buffered)
+		return disk_open_cached(d, o->name);
+	return 0;
+}
+
+/* The epoll engine: channels need a private ring, so io_uring must work. */
+static int uring_usable(struct nvmft_runtime *rt, const char *name)
+{
+	struct io_uring ring;
+	int rc;
+
+	if (nvmft_runtime_engine(rt) != NVMFT_ENGINE_EPOLL)
+		return 0;
+	rc = io_uring_queue_init(2, &ring, 0);
+	if (rc == 0) {
+		io_uring_queue_exit(&ring);
+		return 0;
+	}
+	RT_ERR(rt, "bdev %s: the uring backend needs io_uring, which is unavailable here (%s)",
+	       name, strerror(-rc));
+	return -ENOTSUP;
+}
+
+static bool block_size_valid(uint32_t bs)
+{
+	return bs == 0 || (bs >= 512 && bs <= 65536 && !(bs & (bs - 1)));
+}
+
+int nvmft_bdev_uring_create(struct nvmft_bdev_registry *reg,
+			    const struct nvmft_bdev_uring_opts *opts,
+			    struct nvmft_bdev **out)
+{
+	struct nvmft_bdev_props props;
+	struct nvmft_runtime *rt;
+	struct uring_disk *d;
+	int rc;
+
+	if (!reg || !opts || !opts->name || !opts->filename || !*opts->filename ||
+	    !block_size_valid(opts->block_size))
+		return -EINVAL;
+	if (nvmft_bdev_get(reg, opts->name))
+		return -EEXIST;
+	rt = nvmft_bdev_registry_runtime(reg);
+	rc = uring_usable(rt, opts->name);
+	if (rc)
+		return rc;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->rt = rt;
+	d->fd = d->fd_cached = -1;
+	d->filename = strdup(opts->filename);
+	if (!d->filename) {
+		rc = -ENOMEM;
+		goto out_free_disk;
+	}
+	rc = disk_open(d, opts);
+	if (rc)
+		goto out_free_disk;
+	props = (struct nvmft_bdev_props){
+		.name = opts->name,
+		.block_size = d->block_size,
+		.num_blocks = d->num_blocks,
+		.uuid = opts->uuid,
+		.write_cache = true,
+	};
+	rc = nvmft_bdev_register(reg, &props, &uring_ops, d, &d->bdev);
+	if (rc)
+		goto out_free_disk;
+	RT_INFO(rt, "bdev %s: %s %s, %llu blocks of %u bytes%s", opts->name,
+		d->is_blkdev ? "block device" : "file", d->filename,
+		(unsigned long long)d->num_blocks, d->block_size,
+		d->buffered ? ", buffered" : "");
+	if (out)
+		*out = d->bdev;
+	return 0;
+
+out_free_disk:
+	disk_free(d);
+	return rc;
+}
