@@ -1,10 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * NVMe-oF core internals shared by the files of lib/nvmf:
- *   tgt.c, poll_group.c, subsystem.c, ctrlr.c, fabrics.c   (object model,
- *     connect, properties, keep-alive, AER delivery, discovery subsystem)
+ *   tgt.c, poll_group.c, listener.c, subsystem.c, namespace.c, ctrlr.c,
+ *   fabrics.c, request.c   (object model, connect, properties,
+ *     keep-alive, AER delivery, discovery subsystem, request dispatch)
  *   admin.c, identify.c, log_page.c, features.c, io.c, discovery.c
  *     (command handlers)
+ *
+ * Life of a connection in the core: nvmf_tgt_new_qpair() (app reactor)
+ * → nvmf_pg_new_qpair_msg() on the chosen reactor → Connect (fabrics.c:
+ * qpair reactor → app reactor → for I/O queues ctrlr->thread → qpair
+ * reactor) → commands → nvmf_qpair_disconnect() → detach from the
+ * controller (it forgets the qpair) → transport qpair_fini → every request
+ * back → release (the controller's reference goes) → the app reactor's
+ * connection count drops. A controller goes when its admin qpair goes
+ * (or on keep-alive expiry, subsystem or tgt destroy): its I/O qpairs are
+ * disconnected by message, and once every qpair is released the app
+ * reactor unlinks it and sends the final free to ctrlr->thread.
  *
  * Ownership: the tgt, subsystems, namespaces and the controller list are
  * owned by the app reactor. A controller lives on the reactor of its admin
@@ -109,6 +121,7 @@ struct nvmf_listener_entry {
 	TAILQ_ENTRY(nvmf_listener_entry) link;
 	struct nvmft_listen_addr addr;
 	uint32_t ana_state;
+	struct nvmf_tgt_listener *tl;		/* the transport's listener */
 };
 
 enum nvmf_subsystem_state {
@@ -144,8 +157,36 @@ struct nvmft_subsystem {
 	bool op_running;
 	bool start_queued;			/* start accepted (maybe running) */
 	uint32_t nr_live_ctrlrs;		/* created, not yet unlinked */
-	nvmft_done_fn destroy_done;
-	void *destroy_arg;
+	bool destroy_waiting;			/* destroy waits for its controllers */
+};
+
+/* A subsystem change that walks the reactors (subsystem.c, namespace.c). */
+enum nvmf_ss_op_type {
+	NVMF_SS_OP_START = 0,
+	NVMF_SS_OP_NS_ADD,
+	NVMF_SS_OP_NS_REMOVE,
+	NVMF_SS_OP_DESTROY,
+};
+
+struct nvmf_ss_op;
+
+/* Per-reactor state of a namespace change (pause → drain → apply). */
+struct nvmf_ss_op_rctx {
+	struct nvmf_ss_op *op;
+	struct nvmf_bcast *b;
+	struct nvmf_sgroup *sg;
+};
+
+struct nvmf_ss_op {
+	enum nvmf_ss_op_type type;
+	struct nvmf_ss_op *next;
+	struct nvmft_subsystem *ss;
+	struct nvmf_ns *ns;			/* NS_ADD / NS_REMOVE */
+	nvmft_done_fn done;
+	void *arg;
+	struct nvmf_ns **snap;			/* START: the table when it ran */
+	uint32_t nr_snap;
+	struct nvmf_ss_op_rctx rctx[];		/* [reactor index] */
 };
 
 /* Controller features (Get/Set Features). */
@@ -206,9 +247,9 @@ struct nvmf_ctrlr {
 	uint64_t last_keep_alive_us;
 	struct nvmft_poller *keep_alive_poller;
 
-	/* I/O queues: qid bitmap (qid 0 = admin); updated on ctrlr->thread */
+	/* I/O queues: updated on ctrlr->thread */
 	uint32_t max_qpairs;			/* including admin */
-	uint64_t *qid_bitmap;
+	uint64_t *qid_bitmap;			/* unused: see io_qpairs */
 	uint32_t nr_io_qpairs;
 
 	/* async events */
@@ -237,6 +278,7 @@ struct nvmf_ctrlr {
 	uint32_t kato_grace_ms;
 	bool unlink_sent;			/* asked the app reactor to unlink */
 	uint64_t created_us;
+	uint8_t trtype;				/* of the admin qpair's transport */
 };
 
 struct nvmft_tgt {
@@ -255,15 +297,20 @@ struct nvmft_tgt {
 	bool destroying;
 
 	struct nvmft_thread *app_thread;	/* reactor 0 */
-	uint32_t nr_pgs;			/* poll groups created */
-	struct nvmf_poll_group **pgs;		/* [reactor index] */
+	uint32_t nr_threads;
+	struct nvmf_poll_group **pgs;		/* [reactor index]; entry i is
+						 * touched by reactor i only */
 	struct nvmft_subsystem **ss_by_id;	/* [0..max_subsystems], 0 = discovery */
 	TAILQ_HEAD(, nvmf_tgt_listener) listeners;
 	const struct nvmf_transport_ops *extra_ops[4];	/* registered by tests */
 	uint32_t nr_live_ctrlrs;		/* created, not yet unlinked */
 	uint64_t refuse_log_us;			/* rate limit of "refused" logs */
 	uint64_t refused;
-	struct nvmf_tgt_destroy_ctx *destroy_ctx;
+	uint32_t nr_ss_ops;			/* subsystem changes queued or running */
+	int destroy_step;			/* tgt.c */
+	nvmft_done_fn destroy_done;
+	void *destroy_arg;
+	struct nvmf_transport_entry *destroy_next;
 };
 
 struct nvmf_transport_entry {
@@ -324,9 +371,17 @@ static inline void nvmf_req_set_status(struct nvmf_req *req, uint16_t status)
 }
 
 /* Async events: queue an event (AER result dword) for ctrlr; delivered
- * on ctrlr->thread to an outstanding AER if not masked. Any reactor. */
+ * on ctrlr->thread to an outstanding AER unless disabled by the Async
+ * Event Configuration feature or masked (an event of the same log page
+ * was delivered and the page not read since). Any reactor that can
+ * vouch the controller is alive: ctrlr->thread itself, a reactor of one
+ * of its qpairs while that qpair is attached, or the app reactor while
+ * the controller is in ss->ctrlrs (by message otherwise). */
 void nvmf_ctrlr_async_event(struct nvmf_ctrlr *ctrlr, uint32_t result);
-/* Record an error log entry for a failed command (ctrlr->thread). */
+/* Record an error log entry for a failed command (ctrlr->thread).
+ * nvmf_req_complete() already records one (parameter location unknown)
+ * for every failed admin or I/O command: call this only for a command
+ * you do not complete through it. */
 void nvmf_ctrlr_log_error(struct nvmf_ctrlr *ctrlr, struct nvmf_req *req,
 			  uint16_t status, uint16_t param_offset);
 /* Keep-alive seen (any command on admin queue counts for TBKAS). */
@@ -423,6 +478,52 @@ size_t nvmf_req_copy_from_iov(struct nvmf_req *req, void *dst, size_t len);
 void nvmf_discovery_log_fill(struct nvmf_ctrlr *ctrlr, void *buf, uint64_t offset,
 			     uint32_t len);
 
+/* --- command handlers, between their own files (admin.c, identify.c,
+ *     log_page.c, features.c, io.c, discovery.c) ------------------------- */
+
+/* Set @status (NVMFT_STATUS layout) and complete @req. */
+static inline void nvmf_cmd_done(struct nvmf_req *req, uint16_t status)
+{
+	nvmf_req_set_status(req, status);
+	nvmf_req_complete(req);
+}
+
+/* admin.c: copy @len bytes to the host's buffer and zero the rest of
+ * req->length (pool buffers must not leak other commands' data). */
+void nvmf_admin_data_out(struct nvmf_req *req, const void *src, size_t len);
+/* admin.c: read up to @len bytes at @offset of the request's data;
+ * returns the bytes copied. */
+size_t nvmf_req_data_in(struct nvmf_req *req, size_t offset, void *dst,
+			size_t len);
+
+/* identify.c */
+void nvmf_identify_exec(struct nvmf_req *req);
+/* MDTS field for a transfer limit of @max_io_size bytes (CAP.MPSMIN = 0). */
+uint8_t nvmf_identify_mdts(uint32_t max_io_size);
+/* Any namespace of @ss on a bdev with a volatile write cache. */
+bool nvmf_ss_has_write_cache(struct nvmft_subsystem *ss);
+/* Deallocated blocks of @ns read back as zeroes (DLFEAT, Write Zeroes DEAC). */
+bool nvmf_ns_unmap_reads_zeroes(struct nvmf_ns *ns);
+
+/* log_page.c */
+void nvmf_get_log_page_exec(struct nvmf_req *req);
+
+/* features.c */
+void nvmf_get_features_exec(struct nvmf_req *req);
+void nvmf_set_features_exec(struct nvmf_req *req);
+/* Default feature values of a new controller (ctrlr.c calls it once
+ * max_qpairs and kato_ms are known). */
+void nvmf_features_init(struct nvmf_ctrlr *ctrlr);
+/* Volatile write cache enabled (WCE): any reactor, relaxed load. */
+bool nvmf_ctrlr_write_cache_enabled(const struct nvmf_ctrlr *ctrlr);
+
+/* discovery.c, app reactor: nvmf_discovery_log_fill() that also returns
+ * the page's total size in bytes; @local (may be NULL) is the address the
+ * host connected to, reported instead of a wildcard listen address. */
+uint64_t nvmf_discovery_log_build(struct nvmf_ctrlr *ctrlr,
+				  const struct nvmft_listen_addr *local,
+				  void *buf, uint64_t offset, uint32_t len);
+
 /* --- object model, between the core's own files ------------------------ */
 
 /* tgt.c */
@@ -437,9 +538,37 @@ struct nvmf_transport *nvmf_tgt_get_transport(struct nvmft_tgt *tgt,
 void nvmf_tgt_qpair_gone(struct nvmft_tgt *tgt);
 /* App reactor: a controller left ss->ctrlrs. */
 void nvmf_tgt_ctrlr_gone(struct nvmft_tgt *tgt);
+/* App reactor: a subsystem change finished (tgt->nr_ss_ops dropped). */
+void nvmf_tgt_ss_op_done(struct nvmft_tgt *tgt);
 /* Send @fn(@arg) to @t; logs and returns the error on failure. */
 int nvmf_send(struct nvmft_tgt *tgt, struct nvmft_thread *t, nvmft_msg_fn fn,
 	      void *arg);
+
+/*
+ * Broadcast from the app reactor: @fn(b, pg, arg) runs on every reactor
+ * (pg = its poll group, NULL if it has none) and must call
+ * nvmf_bcast_reply(b) exactly once, maybe later; then @done(arg) runs on
+ * the app reactor. Messages go straight from the app reactor to each
+ * reactor, so they run after anything the app reactor sent there before.
+ * Return: 0 or -ENOMEM (nothing ran).
+ */
+struct nvmf_bcast;
+typedef void (*nvmf_bcast_fn)(struct nvmf_bcast *b, struct nvmf_poll_group *pg,
+			      void *arg);
+int nvmf_tgt_bcast(struct nvmft_tgt *tgt, nvmf_bcast_fn fn, void *arg,
+		   nvmft_msg_fn done);
+void nvmf_bcast_reply(struct nvmf_bcast *b);
+
+/* listener.c */
+bool nvmf_listen_addr_eq(const struct nvmft_listen_addr *a,
+			 const struct nvmft_listen_addr *b);
+/* A reference on the transport listener of @addr (listening if it is the
+ * first); @explicit: for nvmft_tgt_listen(). 0 or -errno. */
+int nvmf_tgt_listener_get(struct nvmft_tgt *tgt, const struct nvmft_listen_addr *addr,
+			  bool explicit, struct nvmf_tgt_listener **out);
+void nvmf_tgt_listener_put(struct nvmft_tgt *tgt, struct nvmf_tgt_listener *l,
+			   bool explicit);
+void nvmf_tgt_listeners_stop_all(struct nvmft_tgt *tgt);
 
 /* poll_group.c */
 int nvmf_pg_create(void *io_device, void *ctx);
@@ -447,6 +576,13 @@ void nvmf_pg_destroy(void *io_device, void *ctx);
 void nvmf_pg_add_qpair(struct nvmf_poll_group *pg, struct nvmf_qpair *qp);
 void nvmf_pg_remove_qpair(struct nvmf_poll_group *pg, struct nvmf_qpair *qp);
 void nvmf_pg_disconnect_all(struct nvmf_poll_group *pg);
+/* The qpair's transport poll group in @pg, or NULL. */
+struct nvmf_transport_poll_group *nvmf_pg_find_tpg(struct nvmf_poll_group *pg,
+						   struct nvmf_transport *t);
+/* Message to the reactor chosen for a new qpair (arg: the qpair). */
+void nvmf_pg_new_qpair_msg(void *arg);
+/* Qpair's reactor: Connect finished while a disconnect was waiting. */
+void nvmf_qpair_disconnect_continue(struct nvmf_qpair *qp);
 /* Pause this reactor's sgroup of @ss; @cb runs (maybe at once) when its
  * in-flight I/O drained. */
 void nvmf_sgroup_pause(struct nvmf_sgroup *sg, void (*cb)(void *arg), void *arg);
@@ -455,12 +591,30 @@ void nvmf_sgroup_resume(struct nvmf_sgroup *sg);
 /* subsystem.c */
 struct nvmft_subsystem *nvmf_tgt_find_subsystem(struct nvmft_tgt *tgt,
 						const char *nqn);
+/* tgt destroy, once no controller and no subsystem change is left: stop
+ * every sgroup, close the descriptors, free the subsystems; then @done. */
 void nvmf_ss_free_all(struct nvmft_tgt *tgt, nvmft_msg_fn done, void *arg);
 int nvmf_ss_create_discovery(struct nvmft_tgt *tgt);
 void nvmf_ss_ctrlr_gone(struct nvmft_subsystem *ss);
+struct nvmf_ss_op *nvmf_ss_op_alloc(struct nvmft_subsystem *ss,
+				    enum nvmf_ss_op_type type);
+/* Queue @op; changes of a subsystem run one at a time, in order. */
+void nvmf_ss_op_submit(struct nvmf_ss_op *op);
+/* The running @op is over: its done runs, then the next change. */
+void nvmf_ss_op_finish(struct nvmf_ss_op *op, int rc);
 /* Notice AEN to every controller of @ss (app reactor). */
 void nvmf_ss_notify_ctrlrs(struct nvmft_subsystem *ss, uint32_t result,
 			   uint32_t changed_nsid);
+
+/* namespace.c */
+/* App reactor: run a queued NS_ADD / NS_REMOVE (finishes @op). */
+void nvmf_ns_op_run(struct nvmf_ss_op *op);
+/* App reactor: close the descriptor and free. */
+void nvmf_ns_free(struct nvmf_ns *ns);
+/* On the sgroup's reactor: serve the namespaces of @snap (nr entries,
+ * indexed by nsid - 1), or stop serving and put every channel. */
+void nvmf_sgroup_setup(struct nvmf_sgroup *sg, struct nvmf_ns **snap, uint32_t nr);
+void nvmf_sgroup_release(struct nvmf_sgroup *sg);
 
 /* ctrlr.c */
 /* App reactor: allocate a controller of @ss for @hostnqn with a free
@@ -472,13 +626,27 @@ struct nvmf_ctrlr *nvmf_ctrlr_create(struct nvmft_subsystem *ss,
 void nvmf_ctrlr_start(struct nvmf_ctrlr *ctrlr);
 /* ctrlr->thread: tear the controller down (idempotent). */
 void nvmf_ctrlr_destroy(struct nvmf_ctrlr *ctrlr, const char *why);
-/* ctrlr->thread: claim @qid for @qp; 0 or an NVMe status. */
+/* ctrlr->thread: claim @qid for @qp; 0 or an NVMe status (then *@result
+ * is the Connect response dword 0: invalid parameter offset/attribute). */
 uint16_t nvmf_ctrlr_claim_qid(struct nvmf_ctrlr *ctrlr, struct nvmf_qpair *qp,
-			      uint16_t qid);
-/* Qpair's reactor: the qpair is going; detach it from its controller,
- * then call @done(qp) on the qpair's reactor. */
+			      uint16_t qid, uint32_t *result);
+/* Qpair's reactor: a command of @req's qpair failed with @status; adds an
+ * error log entry on ctrlr->thread (by message from other reactors). */
+void nvmf_ctrlr_note_error(struct nvmf_req *req, uint16_t status);
+/* Connect response dword 0 for Connect Invalid Parameters / Host. */
+#define NVMF_IPO_SQE(off)	((uint32_t)(off))
+#define NVMF_IPO_DATA(off)	((uint32_t)(1u << 16) | (uint32_t)(off))
+/*
+ * A qpair leaves its controller in two steps, both from the qpair's
+ * reactor: detach (the controller forgets it and will send it nothing
+ * more; then @done(qp) runs on the qpair's reactor, which starts the
+ * transport's qpair_fini), and release (after qpair_fini reported every
+ * request back: the controller's reference goes, with the final SMART
+ * counters). The controller thus outlives every request of its qpairs.
+ */
 void nvmf_ctrlr_detach_qpair(struct nvmf_qpair *qp,
 			     void (*done)(struct nvmf_qpair *qp));
+void nvmf_ctrlr_release_qpair(struct nvmf_qpair *qp);
 /* App reactor → ctrlr->thread: an event; ctrlr must be in ss->ctrlrs. */
 void nvmf_ctrlr_post_event(struct nvmf_ctrlr *ctrlr, uint32_t result,
 			   uint32_t changed_nsid);
