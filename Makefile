@@ -152,7 +152,9 @@ install: all
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libnvmft.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libnvmft.so
 	install -m 644 include/nvmft/*.h $(DESTDIR)$(INCLUDEDIR)/nvmft/
-	install -m 644 $(BUILD)/pkgconfig/nvmft.pc $(BUILD)/pkgconfig/nvmft-host.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	for pc in nvmft nvmft-host; do \
+		sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		    -e 's|@VERSION@|$(VERSION)|' pkgconfig/$$pc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/$$pc.pc; done
 	for c in $(CMDS); do \
 		case $$c in nvmf-tgtd) d=$(SBINDIR);; *) d=$(BINDIR);; esac; \
 		install -m 755 $(BUILD)/bin/$$c $(DESTDIR)$$d/; done
@@ -165,6 +167,8 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/nvmft-host.pc
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/nvmft
 	for c in $(CMDS); do rm -f $(DESTDIR)$(BINDIR)/$$c $(DESTDIR)$(SBINDIR)/$$c; done
+	for m in $(notdir $(wildcard man/*.[18])); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
 
 clean:
 	rm -rf build build-asan build-ubsan build-asan-ubsan
