@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <nvmft/bdev.h>
+#include <nvmft/bdev_hbd.h>
 #include "config/config_internal.h"
 
 /* One step on the app reactor, possibly finishing asynchronously. */
@@ -18,6 +19,7 @@ struct step {
 	const struct nvmft_config *cfg;
 	struct nvmft_tgt *tgt;
 	unsigned int idx, sub;		/* which object */
+	struct nvmft_hbd *hbd;		/* when hbd_pools are configured */
 	int rc;
 	bool async;			/* the call started async work */
 	bool finished;
@@ -75,6 +77,47 @@ static void do_transport(void *arg)
 						  step_done, st));
 }
 
+/*
+ * The hbd context of the configured pools. Nothing keeps a handle on it
+ * after the apply: it lives until the runtime stops (its exit handler).
+ */
+static void do_hbd_pool(void *arg)
+{
+	struct step *st = arg;
+	const struct cfg_hbd_pool *p = &st->cfg->hbd_pools[st->idx];
+
+	snprintf(st->what, sizeof(st->what), "hbd pool %s", p->name);
+	if (!st->hbd) {
+		st->rc = nvmft_hbd_create(nvmft_tgt_get_bdevs(st->tgt), &st->hbd);
+		if (st->rc)
+			return;
+	}
+	st->rc = nvmft_hbd_pool_create(st->hbd, p->name, p->uri, &p->opts, NULL);
+}
+
+static void hbd_volume_done(void *arg, int rc, struct nvmft_bdev *bdev)
+{
+	step_done(arg, rc);
+}
+
+static void do_bdev_hbd(struct step *st, const struct cfg_bdev *b)
+{
+	struct nvmft_hbd_volume_opts o = {
+		.export_name = b->export_name,
+		.bdev_name = b->name,
+		.block_size = b->block_size,
+		.uuid = b->has_uuid ? b->uuid : NULL,
+	};
+	struct nvmft_hbd_pool *pool = nvmft_hbd_pool_get(st->hbd, b->pool);
+
+	if (!pool) {
+		st->rc = -ENOENT;
+		return;
+	}
+	/* The export is opened off the reactors; the step waits for it. */
+	step_started(st, nvmft_hbd_volume_create(pool, &o, hbd_volume_done, st));
+}
+
 static void do_bdev(void *arg)
 {
 	struct step *st = arg;
@@ -83,7 +126,9 @@ static void do_bdev(void *arg)
 	const uint8_t *uuid = b->has_uuid ? b->uuid : NULL;
 
 	snprintf(st->what, sizeof(st->what), "bdev %s", b->name);
-	if (!strcmp(b->type, "uring")) {
+	if (!strcmp(b->type, "hbd")) {
+		do_bdev_hbd(st, b);
+	} else if (!strcmp(b->type, "uring")) {
 		struct nvmft_bdev_uring_opts o = {
 			.name = b->name,
 			.filename = b->filename,
@@ -207,6 +252,13 @@ int nvmft_config_apply(const struct nvmft_config *cfg, struct nvmft_tgt *tgt,
 		rc = run_step(&st, do_transport);
 		if (rc) {
 			rc = fail(&st, rc, err, errlen, cfg->transports[st.idx].line);
+			goto out;
+		}
+	}
+	for (st.idx = 0; st.idx < cfg->nr_hbd_pools; st.idx++) {
+		rc = run_step(&st, do_hbd_pool);
+		if (rc) {
+			rc = fail(&st, rc, err, errlen, cfg->hbd_pools[st.idx].line);
 			goto out;
 		}
 	}

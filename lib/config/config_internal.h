@@ -9,16 +9,19 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <nvmft/bdev_hbd.h>
 #include <nvmft/config.h>
 #include <nvmft/nvmf.h>
 
 struct cfg_bdev {
 	char *name;
-	char *type;			/* "malloc", "null", "uring" */
+	char *type;			/* "malloc", "null", "uring", "hbd" */
 	uint64_t num_blocks;		/* malloc, null */
 	uint32_t block_size;		/* uring: 0 = detect */
 	char *filename;			/* uring */
 	bool buffered;			/* uring */
+	char *pool;			/* hbd: name in hbd_pools */
+	char *export_name;		/* hbd: NBD export */
 	bool has_uuid;
 	uint8_t uuid[16];
 	int line;
@@ -54,6 +57,14 @@ struct cfg_subsystem {
 	int line;
 };
 
+/* An hbd pool (top-level list "hbd_pools"). */
+struct cfg_hbd_pool {
+	char *name;
+	char *uri;
+	struct nvmft_hbd_pool_opts opts;
+	int line;
+};
+
 struct cfg_transport {
 	char type[16];
 	struct nvmft_transport_opts opts;
@@ -72,6 +83,8 @@ struct nvmft_config {
 
 	struct cfg_transport *transports;
 	unsigned int nr_transports;
+	struct cfg_hbd_pool *hbd_pools;
+	unsigned int nr_hbd_pools;
 	struct cfg_bdev *bdevs;
 	unsigned int nr_bdevs;
 	struct cfg_subsystem *subsystems;

@@ -433,6 +433,34 @@ static int parse_bdev_uring(struct parse_ctx *pc, const config_setting_t *g,
 	return b->filename ? 0 : -ENOMEM;
 }
 
+/* Type hbd: an export of an hbd pool, whose size is the server's. */
+static int parse_bdev_hbd(struct parse_ctx *pc, const config_setting_t *g,
+			  struct cfg_bdev *b, const char *name)
+{
+	static const char *const other[] = { "size", "num_blocks", "filename",
+					     "buffered" };
+	const char *pool = get_str(g, "pool");
+	const char *export_name = get_str(g, "export");
+
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		const config_setting_t *s = config_setting_get_member(g, other[i]);
+
+		if (s)
+			return perr(pc, s, "bdev \"%s\": %s is not a setting of type hbd (the size is the export's)",
+				    name, other[i]);
+	}
+	if (!pool || !*pool)
+		return perr(pc, g, "bdev \"%s\": \"pool\" is required for type hbd", name);
+	if (!export_name)
+		export_name = name;
+	if (!*export_name)
+		return perr(pc, config_setting_get_member(g, "export"),
+			    "bdev \"%s\": \"export\" must not be empty", name);
+	b->pool = strdup(pool);
+	b->export_name = strdup(export_name);
+	return b->pool && b->export_name ? 0 : -ENOMEM;
+}
+
 static int parse_bdev(struct parse_ctx *pc, const config_setting_t *g,
 		      struct cfg_bdev *b)
 {
@@ -440,10 +468,11 @@ static int parse_bdev(struct parse_ctx *pc, const config_setting_t *g,
 		{ "name", K_STR }, { "type", K_STR }, { "size", K_SIZE },
 		{ "num_blocks", K_INT }, { "block_size", K_INT }, { "uuid", K_STR },
 		{ "filename", K_STR }, { "buffered", K_BOOL },
+		{ "pool", K_STR }, { "export", K_STR },
 	};
 	const config_setting_t *size;
 	const char *name, *type;
-	bool has_nb = false, uring;
+	bool has_nb = false, uring, hbd;
 	long long nb = 0;
 	int rc;
 
@@ -458,11 +487,12 @@ static int parse_bdev(struct parse_ctx *pc, const config_setting_t *g,
 	if (strlen(name) > 63)
 		return perr(pc, g, "bdevs: name \"%s\" is longer than 63 characters", name);
 	if (!type)
-		return perr(pc, g, "bdev \"%s\": \"type\" is required (malloc, null, uring)", name);
+		return perr(pc, g, "bdev \"%s\": \"type\" is required (malloc, null, uring, hbd)", name);
 	uring = !strcmp(type, "uring");
-	if (strcmp(type, "malloc") && strcmp(type, "null") && !uring)
+	hbd = !strcmp(type, "hbd");
+	if (strcmp(type, "malloc") && strcmp(type, "null") && !uring && !hbd)
 		return perr(pc, config_setting_get_member(g, "type"),
-			    "bdev \"%s\": type \"%s\" is not one of malloc, null, uring", name, type);
+			    "bdev \"%s\": type \"%s\" is not one of malloc, null, uring, hbd", name, type);
 	b->block_size = uring ? 0 : 512;
 	GET_UINT(pc, g, "block_size", 1, 65536, b->block_size);
 	if (b->block_size != 512 && b->block_size != 4096 && !(uring && !b->block_size))
@@ -476,6 +506,12 @@ static int parse_bdev(struct parse_ctx *pc, const config_setting_t *g,
 	b->type = strdup(type);
 	if (!b->name || !b->type)
 		return -ENOMEM;
+	if (hbd)
+		return parse_bdev_hbd(pc, g, b, name);
+	if ((size = config_setting_get_member(g, "pool")) ||
+	    (size = config_setting_get_member(g, "export")))
+		return perr(pc, size, "bdev \"%s\": %s is only for type hbd", name,
+			    config_setting_name(size));
 	if (uring)
 		return parse_bdev_uring(pc, g, b, name);
 	if ((size = config_setting_get_member(g, "filename")) ||
@@ -505,6 +541,52 @@ static int parse_bdev(struct parse_ctx *pc, const config_setting_t *g,
 		return perr(pc, g, "bdev \"%s\": \"size\" or \"num_blocks\" is required", name);
 	}
 	return 0;
+}
+
+/* -------------------------------------------------------------- hbd pools */
+
+static int parse_hbd_pool(struct parse_ctx *pc, const config_setting_t *g,
+			  struct cfg_hbd_pool *p)
+{
+	static const struct key_spec keys[] = {
+		{ "name", K_STR }, { "uri", K_STR },
+		{ "health_interval_ms", K_INT }, { "connect_timeout_ms", K_INT },
+		{ "retry_backoff_ms", K_INT }, { "retry_backoff_max_ms", K_INT },
+		{ "down_after", K_INT }, { "degraded_latency_ms", K_INT },
+		{ "io_timeout_ms", K_INT },
+	};
+	const long long hour_ms = 3600 * 1000;
+	const char *name, *uri;
+	int rc;
+
+	rc = check_keys(pc, g, keys, sizeof(keys) / sizeof(keys[0]));
+	if (rc)
+		return rc;
+	p->line = config_setting_source_line(g);
+	name = get_str(g, "name");
+	uri = get_str(g, "uri");
+	if (!name || !*name || strlen(name) > 63)
+		return perr(pc, g, "hbd_pools: \"name\" is required (1 to 63 characters)");
+	if (!uri)
+		return perr(pc, g, "hbd pool \"%s\": \"uri\" is required", name);
+	if (!nvmft_hbd_pool_uri_valid(uri))
+		return perr(pc, config_setting_get_member(g, "uri"),
+			    "hbd pool \"%s\": uri \"%s\" is not an NBD server URI without export (nbd://HOST:PORT, nbd+unix:///?socket=PATH)",
+			    name, uri);
+	nvmft_hbd_pool_opts_init(&p->opts);
+	GET_UINT(pc, g, "health_interval_ms", 10, hour_ms, p->opts.health_interval_ms);
+	GET_UINT(pc, g, "connect_timeout_ms", 10, hour_ms, p->opts.connect_timeout_ms);
+	GET_UINT(pc, g, "retry_backoff_ms", 1, hour_ms, p->opts.retry_backoff_ms);
+	GET_UINT(pc, g, "retry_backoff_max_ms", 1, hour_ms, p->opts.retry_backoff_max_ms);
+	GET_UINT(pc, g, "down_after", 1, 1000, p->opts.down_after);
+	GET_UINT(pc, g, "degraded_latency_ms", 0, hour_ms, p->opts.degraded_latency_ms);
+	GET_UINT(pc, g, "io_timeout_ms", 0, hour_ms, p->opts.io_timeout_ms);
+	if (p->opts.retry_backoff_max_ms < p->opts.retry_backoff_ms)
+		return perr(pc, g, "hbd pool \"%s\": retry_backoff_max_ms %u is below retry_backoff_ms %u",
+			    name, p->opts.retry_backoff_max_ms, p->opts.retry_backoff_ms);
+	p->name = strdup(name);
+	p->uri = strdup(uri);
+	return p->name && p->uri ? 0 : -ENOMEM;
 }
 
 /* -------------------------------------------------------------- listeners */
@@ -758,6 +840,12 @@ static int parse_transport_elem(struct parse_ctx *pc, const config_setting_t *e,
 	return parse_transport(pc, e, elem);
 }
 
+static int parse_hbd_pool_elem(struct parse_ctx *pc, const config_setting_t *e,
+			       void *elem)
+{
+	return parse_hbd_pool(pc, e, elem);
+}
+
 static int parse_bdev_elem(struct parse_ctx *pc, const config_setting_t *e,
 			   void *elem)
 {
@@ -768,6 +856,36 @@ static int parse_subsystem_elem(struct parse_ctx *pc, const config_setting_t *e,
 				void *elem)
 {
 	return parse_subsystem(pc, e, elem);
+}
+
+/* hbd: unique pool names, hbd bdevs name a pool of hbd_pools. */
+static int check_hbd_refs(struct parse_ctx *pc)
+{
+	struct nvmft_config *cfg = pc->cfg;
+
+	for (unsigned int i = 0; i < cfg->nr_hbd_pools; i++)
+		for (unsigned int j = 0; j < i; j++)
+			if (!strcmp(cfg->hbd_pools[i].name, cfg->hbd_pools[j].name)) {
+				snprintf(pc->err, pc->errlen, "%s:%d: hbd pool name \"%s\" is given twice",
+					 pc->file, cfg->hbd_pools[i].line, cfg->hbd_pools[i].name);
+				return -EINVAL;
+			}
+	for (unsigned int i = 0; i < cfg->nr_bdevs; i++) {
+		unsigned int p;
+
+		if (!cfg->bdevs[i].pool)
+			continue;
+		for (p = 0; p < cfg->nr_hbd_pools; p++)
+			if (!strcmp(cfg->hbd_pools[p].name, cfg->bdevs[i].pool))
+				break;
+		if (p == cfg->nr_hbd_pools) {
+			snprintf(pc->err, pc->errlen, "%s:%d: bdev \"%s\": pool \"%s\" is not defined in hbd_pools",
+				 pc->file, cfg->bdevs[i].line, cfg->bdevs[i].name,
+				 cfg->bdevs[i].pool);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 /* Cross-references: unique names/NQNs, namespaces name existing bdevs. */
@@ -789,6 +907,8 @@ static int check_refs(struct parse_ctx *pc)
 					 pc->file, cfg->bdevs[i].line, cfg->bdevs[i].name);
 				return -EINVAL;
 			}
+	if (check_hbd_refs(pc))
+		return -EINVAL;
 	for (unsigned int i = 0; i < cfg->nr_subsystems; i++) {
 		struct cfg_subsystem *ss = &cfg->subsystems[i];
 
@@ -831,6 +951,7 @@ static int parse_root(struct parse_ctx *pc, config_t *lc)
 		{ "reactors", K_GROUP }, { "log_level", K_STR },
 		{ "transports", K_LIST }, { "bdevs", K_LIST },
 		{ "subsystems", K_LIST }, { "discovery", K_GROUP },
+		{ "hbd_pools", K_LIST },
 	};
 	const config_setting_t *root = config_root_setting(lc);
 	const config_setting_t *s;
@@ -850,6 +971,11 @@ static int parse_root(struct parse_ctx *pc, config_t *lc)
 	if (s && (rc = parse_list(pc, s, sizeof(struct cfg_transport),
 				  (void **)&cfg->transports, &cfg->nr_transports,
 				  parse_transport_elem)))
+		return rc;
+	s = config_setting_get_member(root, "hbd_pools");
+	if (s && (rc = parse_list(pc, s, sizeof(struct cfg_hbd_pool),
+				  (void **)&cfg->hbd_pools, &cfg->nr_hbd_pools,
+				  parse_hbd_pool_elem)))
 		return rc;
 	s = config_setting_get_member(root, "bdevs");
 	if (s && (rc = parse_list(pc, s, sizeof(struct cfg_bdev),
@@ -972,8 +1098,15 @@ void nvmft_config_free(struct nvmft_config *cfg)
 		free(cfg->bdevs[i].name);
 		free(cfg->bdevs[i].type);
 		free(cfg->bdevs[i].filename);
+		free(cfg->bdevs[i].pool);
+		free(cfg->bdevs[i].export_name);
 	}
 	free(cfg->bdevs);
+	for (unsigned int i = 0; i < cfg->nr_hbd_pools; i++) {
+		free(cfg->hbd_pools[i].name);
+		free(cfg->hbd_pools[i].uri);
+	}
+	free(cfg->hbd_pools);
 	for (unsigned int i = 0; i < cfg->nr_subsystems; i++)
 		free_subsystem(&cfg->subsystems[i]);
 	free(cfg->subsystems);
