@@ -16,6 +16,7 @@
 
 #include <nvmft/config.h>
 #include <nvmft/nvmf.h>
+#include <nvmft/rpc.h>
 #include <nvmft/runtime.h>
 
 #ifndef NVMFT_VERSION
@@ -30,6 +31,7 @@ struct daemon_opts {
 	int wait_mode;			/* -1: from the config */
 	int engine;			/* -1: from the config */
 	const char *pidfile;
+	const char *rpc_sock;
 };
 
 static void usage(FILE *f)
@@ -45,6 +47,7 @@ static void usage(FILE *f)
 		"  -e, --engine ENGINE    auto (default), uring or epoll\n"
 		"  -L, --log-level LEVEL  error, warning, notice (default), info, debug\n"
 		"  -p, --pidfile FILE     write the process id to FILE\n"
+		"  -r, --rpc-socket PATH  JSON-RPC Unix socket (default " NVMFT_RPC_DEFAULT_SOCK ")\n"
 		"  -t, --check-config     validate the configuration and exit\n"
 		"  -h, --help             this help\n"
 		"  -V, --version          print the version\n");
@@ -92,6 +95,8 @@ struct tgt_call {
 	struct nvmft_tgt *tgt;
 	struct waiter *w;
 	int rc;
+	const char *rpc_sock;
+	struct nvmft_rpc_server *rpc;
 };
 
 static void tgt_create_on_app(void *arg)
@@ -109,6 +114,36 @@ static void tgt_destroy_on_app(void *arg)
 	struct tgt_call *c = arg;
 
 	nvmft_tgt_destroy(c->tgt, destroy_done, c->w);
+}
+
+static void rpc_create_on_app(void *arg)
+{
+	struct tgt_call *c = arg;
+
+	c->rc = nvmft_rpc_server_create(c->tgt, c->rpc_sock, 0600, &c->rpc);
+}
+
+static void rpc_destroy_on_app(void *arg)
+{
+	struct tgt_call *c = arg;
+
+	nvmft_rpc_server_destroy(c->rpc, destroy_done, c->w);
+}
+
+/* Stop serving RPC (before the target it manages goes) and wait. */
+static void rpc_shutdown(struct nvmft_runtime *rt, struct tgt_call *call)
+{
+	struct waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER,
+			    .cond = PTHREAD_COND_INITIALIZER };
+
+	call->w = &w;
+	if (nvmft_runtime_exec(rt, 0, rpc_destroy_on_app, call))
+		return;
+	pthread_mutex_lock(&w.lock);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	call->rpc = NULL;
 }
 
 /* Tear the target down and wait; hosts get their connections closed
@@ -137,6 +172,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *check)
 		{ "engine", required_argument, NULL, 'e' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "rpc-socket", required_argument, NULL, 'r' },
 		{ "check-config", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -144,7 +180,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *check)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:m:n:w:e:L:p:thV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:m:n:w:e:L:p:r:thV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case 'm': o->cpus = optarg; break;
@@ -181,6 +217,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *check)
 			}
 			break;
 		case 'p': o->pidfile = optarg; break;
+		case 'r': o->rpc_sock = optarg; break;
 		case 't': *check = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("nvmf-tgtd %s\n", NVMFT_VERSION); exit(0);
@@ -196,7 +233,8 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *check)
 
 int main(int argc, char **argv)
 {
-	struct daemon_opts o = { .log_level = -1, .wait_mode = -1, .engine = -1 };
+	struct daemon_opts o = { .log_level = -1, .wait_mode = -1, .engine = -1,
+				 .rpc_sock = NVMFT_RPC_DEFAULT_SOCK };
 	struct nvmft_runtime_opts ropts;
 	struct nvmft_config *cfg = NULL;
 	struct nvmft_runtime *rt = NULL;
@@ -277,6 +315,14 @@ int main(int argc, char **argv)
 		goto out_tgt;
 	}
 
+	call.rpc_sock = o.rpc_sock;
+	rc = nvmft_runtime_exec(rt, 0, rpc_create_on_app, &call);
+	if (rc || call.rc) {
+		fprintf(stderr, "nvmf-tgtd: --rpc-socket %s: %s\n", o.rpc_sock,
+			strerror(-(rc ? rc : call.rc)));
+		goto out_pidfile;
+	}
+
 	nvmft_config_connect_hint(cfg, hint, sizeof(hint));
 	printf("nvmf-tgtd %s ready: %u reactor(s), %s engine, config %s\n",
 	       NVMFT_VERSION, nvmft_runtime_nr_threads(rt),
@@ -284,6 +330,7 @@ int main(int argc, char **argv)
 	       o.config ? o.config : "(embedded default)");
 	if (hint[0])
 		printf("connect with:\n%s", hint);
+	printf("JSON-RPC on %s\n", o.rpc_sock);
 	printf("stop with Ctrl-C or SIGTERM\n");
 	fflush(stdout);
 
@@ -298,6 +345,8 @@ int main(int argc, char **argv)
 
 	nvmft_log(rt, NVMFT_LOG_NOTICE, "signal %d: shutting down", sig);
 	status = 0;
+	rpc_shutdown(rt, &call);
+out_pidfile:
 	if (o.pidfile)
 		unlink(o.pidfile);
 out_tgt:

@@ -161,6 +161,11 @@ void nvmft_runtime_set_wait_mode(struct nvmft_runtime *rt,
 				 enum nvmft_wait_mode mode);
 
 /**
+ * nvmft_runtime_get_wait_mode() - the current wait mode. Any thread.
+ */
+enum nvmft_wait_mode nvmft_runtime_get_wait_mode(const struct nvmft_runtime *rt);
+
+/**
  * nvmft_runtime_exec() - run @fn on reactor @idx and wait for it to return
  * @rt: started runtime.
  * @idx: reactor index.
@@ -388,6 +393,16 @@ typedef void (*nvmft_log_fn)(void *ctx, enum nvmft_log_level level,
  */
 void nvmft_runtime_set_log(struct nvmft_runtime *rt, enum nvmft_log_level level,
 			   nvmft_log_fn fn, void *ctx);
+
+/**
+ * nvmft_runtime_set_log_level() - change the level, keeping the sink
+ * Any thread. Levels outside ERR..DEBUG are ignored.
+ */
+void nvmft_runtime_set_log_level(struct nvmft_runtime *rt,
+				 enum nvmft_log_level level);
+
+/** nvmft_runtime_get_log_level() - the current level. Any thread. */
+enum nvmft_log_level nvmft_runtime_get_log_level(const struct nvmft_runtime *rt);
 
 /**
  * nvmft_log() - write a log line through @rt's sink (printf format)

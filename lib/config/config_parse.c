@@ -1002,6 +1002,7 @@ static int parse_root(struct parse_ctx *pc, config_t *lc)
 	}
 	/* A subsystem listener needs a transport: TCP with defaults if none. */
 	if (cfg->nr_transports == 0) {
+		free(cfg->transports);	/* an empty "transports = ( );" list */
 		cfg->transports = calloc(1, sizeof(*cfg->transports));
 		if (!cfg->transports)
 			return -ENOMEM;

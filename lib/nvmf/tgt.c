@@ -25,7 +25,7 @@ static const struct nvmf_transport_ops *const builtin_transports[] = {
 int nvmf_send(struct nvmft_tgt *tgt, struct nvmft_thread *t, nvmft_msg_fn fn,
 	      void *arg)
 {
-	int rc = nvmft_thread_send_msg(t, fn, arg);
+	int rc = thread_send_msg_retry(t, fn, arg);
 
 	if (rc)
 		RT_ERR(tgt->rt, "%s: message to reactor %u failed: %d", tgt->name,

@@ -62,6 +62,14 @@ void thread_mark_busy(struct nvmft_thread *t);
 void thread_ref_get(struct nvmft_thread *t);
 void thread_ref_put(struct nvmft_thread *t);
 
+/*
+ * Send that does not get lost on a full inbox: from a reactor, a -ENOMEM
+ * is queued on the sender and retried on its next loop turns, in order.
+ * For management and teardown messages whose loss would stall a walk.
+ * Returns 0, -ESHUTDOWN, or -ENOMEM (off-reactor callers, or no memory).
+ */
+int thread_send_msg_retry(struct nvmft_thread *to, nvmft_msg_fn fn, void *arg);
+
 /* The runtime's log, with the reactor index as prefix. */
 #define RT_LOG(rt, lvl, ...) nvmft_log((rt), (lvl), __VA_ARGS__)
 #define RT_ERR(rt, ...)    RT_LOG(rt, NVMFT_LOG_ERR, __VA_ARGS__)

@@ -71,6 +71,20 @@ void nvmft_runtime_set_log(struct nvmft_runtime *rt, enum nvmft_log_level level,
 	atomic_store_explicit(&rt->log_level, level, memory_order_relaxed);
 }
 
+void nvmft_runtime_set_log_level(struct nvmft_runtime *rt,
+				 enum nvmft_log_level level)
+{
+	if (level < NVMFT_LOG_ERR || level > NVMFT_LOG_DEBUG)
+		return;
+	atomic_store_explicit(&rt->log_level, level, memory_order_relaxed);
+}
+
+enum nvmft_log_level nvmft_runtime_get_log_level(const struct nvmft_runtime *rt)
+{
+	return (enum nvmft_log_level)atomic_load_explicit(
+		&((struct nvmft_runtime *)rt)->log_level, memory_order_relaxed);
+}
+
 void nvmft_log(struct nvmft_runtime *rt, enum nvmft_log_level level,
 	       const char *fmt, ...)
 {

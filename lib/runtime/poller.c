@@ -13,6 +13,8 @@
 
 #include "runtime/runtime_priv.h"
 
+#define POLLER_MAX_PERIOD_US	UINT64_C(1000000000000)
+
 enum poller_state {
 	POLLER_ACTIVE,
 	POLLER_PAUSED,
@@ -62,6 +64,9 @@ struct nvmft_poller *nvmft_poller_register(nvmft_poller_fn fn, void *arg,
 
 	if (!t || !fn)
 		return NULL;
+	/* Keeps deadline arithmetic clear of overflow; 11 days is "never". */
+	if (period_us > POLLER_MAX_PERIOD_US)
+		period_us = POLLER_MAX_PERIOD_US;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;

@@ -443,6 +443,12 @@ enum nvmft_engine nvmft_runtime_engine(const struct nvmft_runtime *rt)
 	return rt->engine;
 }
 
+enum nvmft_wait_mode nvmft_runtime_get_wait_mode(const struct nvmft_runtime *rt)
+{
+	return (enum nvmft_wait_mode)atomic_load_explicit(
+		&((struct nvmft_runtime *)rt)->wait_mode, memory_order_relaxed);
+}
+
 void nvmft_runtime_set_wait_mode(struct nvmft_runtime *rt,
 				 enum nvmft_wait_mode mode)
 {

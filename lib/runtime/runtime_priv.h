@@ -228,7 +228,6 @@ void inbox_close(struct inbox *ib);
 unsigned int inbox_drain(struct nvmft_thread *t, unsigned int budget);
 unsigned int inbox_drain_upto(struct nvmft_thread *t, uint64_t upto);
 unsigned int inbox_drain_closed(struct nvmft_thread *t);
-int thread_send_msg_retry(struct nvmft_thread *to, nvmft_msg_fn fn, void *arg);
 unsigned int deferred_flush(struct nvmft_thread *t);
 void deferred_drop(struct nvmft_thread *t);
 unsigned int exit_handlers_run(struct nvmft_thread *t);

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "runtime/engine.h"
@@ -193,12 +195,40 @@ void sock_set_abortive(int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
+/* Wrap bound, listening, non-blocking @fd in a listener of @g and start
+ * accepting. On failure the caller still owns @fd. */
+static int listener_start(struct sock_group *g, int fd, int family,
+			  uint16_t port, sock_accept_fn on_accept, void *ctx,
+			  struct sock_listener **out)
+{
+	struct sock_listener *l;
+	int rc;
+
+	l = calloc(1, g->ops->listener_size);
+	if (!l)
+		return -ENOMEM;
+	l->g = g;
+	l->fd = fd;
+	l->family = family;
+	l->port = port;
+	l->on_accept = on_accept;
+	l->ctx = ctx;
+	rc = g->ops->listen(l);
+	if (rc) {
+		free(l);
+		return rc;
+	}
+	g->nr_listeners++;
+	thread_ref_get(g->t);
+	*out = l;
+	return 0;
+}
+
 int sock_listen(struct sock_group *g, const char *addr, uint16_t port,
 		int backlog, sock_accept_fn on_accept, void *ctx,
 		struct sock_listener **out)
 {
 	struct sockaddr_storage ss;
-	struct sock_listener *l;
 	socklen_t len;
 	int one = 1;
 	int fd, rc;
@@ -226,35 +256,101 @@ int sock_listen(struct sock_group *g, const char *addr, uint16_t port,
 	len = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		goto out_errno;
-
-	l = calloc(1, g->ops->listener_size);
-	if (!l) {
-		rc = -ENOMEM;
-		goto out_close;
-	}
-	l->g = g;
-	l->fd = fd;
-	l->family = ss.ss_family;
-	l->port = ss.ss_family == AF_INET ?
+	port = ss.ss_family == AF_INET ?
 		ntohs(((struct sockaddr_in *)&ss)->sin_port) :
 		ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	l->on_accept = on_accept;
-	l->ctx = ctx;
-	rc = g->ops->listen(l);
+	rc = listener_start(g, fd, ss.ss_family, port, on_accept, ctx, out);
 	if (rc)
-		goto out_free;
-	g->nr_listeners++;
-	thread_ref_get(g->t);
-	*out = l;
+		goto out_close;
 	return 0;
 
 out_errno:
 	rc = -errno;
-	goto out_close;
-out_free:
-	free(l);
 out_close:
 	close(fd);
+	return rc;
+}
+
+/*
+ * A socket file already at @sun's path: replace it only when it is a
+ * socket nobody accepts on (its server died without removing it). Probed
+ * with a non-blocking connect, which on a Unix socket answers at once.
+ */
+static int unix_path_reclaim(const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(sun->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0 ? -errno : 0;
+	close(fd);
+	if (rc == 0 || rc == -EAGAIN)
+		return -EADDRINUSE;	/* a live server (maybe busy) */
+	if (rc != -ECONNREFUSED)
+		return rc;
+	if (unlink(sun->sun_path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int sock_listen_unix(struct sock_group *g, const char *path, mode_t mode,
+		     int backlog, sock_accept_fn on_accept, void *ctx,
+		     struct sock_listener **out)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sock_listener *l;
+	struct stat st;
+	char *copy;
+	int fd, rc;
+
+	if (!g || !path || !path[0] || !on_accept || !out)
+		return -EINVAL;
+	ASSERT_ON_THREAD(g->t);
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	rc = unix_path_reclaim(&sun);
+	if (rc)
+		goto out_free;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		rc = -errno;
+		goto out_close;
+	}
+	/* Connects are refused until listen(): set the mode in between. */
+	if (chmod(path, mode) < 0 || lstat(path, &st) < 0 ||
+	    listen(fd, backlog > 0 ? backlog : SOCK_DEFAULT_BACKLOG) < 0) {
+		rc = -errno;
+		goto out_unlink;
+	}
+	rc = listener_start(g, fd, AF_UNIX, 0, on_accept, ctx, &l);
+	if (rc)
+		goto out_unlink;
+	l->unix_path = copy;
+	l->unix_dev = st.st_dev;
+	l->unix_ino = st.st_ino;
+	*out = l;
+	return 0;
+
+out_unlink:
+	unlink(path);
+out_close:
+	close(fd);
+out_free:
+	free(copy);
 	return rc;
 }
 
@@ -283,7 +379,15 @@ void sock_listener_close(struct sock_listener *l, void (*closed)(void *ctx),
 void sock_listener_release(struct sock_listener *l)
 {
 	struct nvmft_thread *t = l->g->t;
+	struct stat st;
 
+	if (l->unix_path) {
+		/* Another server may have taken the path over since. */
+		if (lstat(l->unix_path, &st) == 0 && st.st_dev == l->unix_dev &&
+		    st.st_ino == l->unix_ino)
+			unlink(l->unix_path);
+		free(l->unix_path);
+	}
 	l->g->nr_listeners--;
 	if (l->closed)
 		l->closed(l->closed_ctx);

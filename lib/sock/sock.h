@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 #include <nvmft/runtime.h>
 
@@ -75,6 +76,21 @@ unsigned int sock_group_count(const struct sock_group *g);
 int sock_listen(struct sock_group *g, const char *addr, uint16_t port,
 		int backlog, sock_accept_fn on_accept, void *ctx,
 		struct sock_listener **out);
+
+/*
+ * Listen on the Unix stream socket @path (management sockets). The file is
+ * created with permissions @mode before the socket listens, so nobody can
+ * connect while it still has the umask's. A stale socket file (nothing
+ * accepts there: a process that died) is replaced; a live one is
+ * -EADDRINUSE and any other kind of file -EEXIST (never removed). The file
+ * is removed when the listener closes, if it is still ours.
+ * sock_listener_port() is 0 for these listeners.
+ * Returns 0, -EADDRINUSE, -EEXIST, -ENAMETOOLONG, -EINVAL (empty path),
+ * -errno (bind: -EACCES, -ENOENT for a missing directory...).
+ */
+int sock_listen_unix(struct sock_group *g, const char *path, mode_t mode,
+		     int backlog, sock_accept_fn on_accept, void *ctx,
+		     struct sock_listener **out);
 uint16_t sock_listener_port(const struct sock_listener *l);
 /* Stop accepting; @closed (may be NULL) runs once the fd is closed. */
 void sock_listener_close(struct sock_listener *l,

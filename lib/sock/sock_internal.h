@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "sock/sock.h"
 
 #ifndef container_of
@@ -68,6 +69,11 @@ struct sock_listener {
 	void *ctx;
 	void (*closed)(void *ctx);
 	void *closed_ctx;
+	/* AF_UNIX: the socket file and its identity, removed at release if
+	 * it is still the one we bound (not a successor's). */
+	char *unix_path;
+	dev_t unix_dev;
+	ino_t unix_ino;
 };
 
 struct nsock {

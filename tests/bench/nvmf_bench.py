@@ -70,7 +70,8 @@ subsystems = ( {{ nqn = "{NQN}"; allow_any_host = true;
   listeners = ( {{ traddr = "127.0.0.1"; trsvcid = "{port}"; }} ); }} );
 """)
     log = open(os.path.join(workdir, f"tgtd-{engine}.log"), "w")
-    cmd = ["taskset", "-c", "0", TGTD, "-c", conf, "-e", engine]
+    cmd = ["taskset", "-c", "0", TGTD, "-c", conf, "-e", engine,
+           "-r", os.path.join(workdir, "rpc.sock")]
     p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 20
     while time.time() < deadline:

@@ -46,7 +46,7 @@ subsystems = ( { nqn = "nqn.2026-11.io.nvmft:daemon-test"; allow_any_host = true
   namespaces = ( { bdev = "Malloc0"; } );
   listeners = ( { traddr = "127.0.0.1"; trsvcid = "$port"; } ); } );
 CONF
-$tgtd -c "$tmp/t.conf" -n 2 >"$tmp/log" 2>&1 &
+$tgtd -c "$tmp/t.conf" -n 2 -r "$tmp/rpc.sock" >"$tmp/log" 2>&1 &
 pid=$!
 if wait_for "$tmp/log" "ready" 20; then
 	ok "daemon starts and says ready"
@@ -58,7 +58,7 @@ if wait_for "$tmp/log" "ready" 20; then
 			"timeout 60 $perf -a 127.0.0.1 -s $port -n nqn.2026-11.io.nvmft:daemon-test -w randwrite -o 4096 -q 8 -T 2 -V >'$tmp/perf' 2>&1"
 	fi
 	# a second daemon on the same port must fail cleanly, naming the listener
-	$tgtd -c "$tmp/t.conf" -n 1 >"$tmp/log2" 2>&1; rc=$?
+	$tgtd -c "$tmp/t.conf" -n 1 -r "$tmp/rpc2.sock" >"$tmp/log2" 2>&1; rc=$?
 	check "port in use: exits 1" "[ $rc -eq 1 ]"
 	check "port in use: names the listener" "grep -q 'listener 127.0.0.1:$port' '$tmp/log2'"
 	kill -TERM $pid
