@@ -3,8 +3,14 @@
  * Runtime life cycle, options, exec, engine choice, wait modes, engine
  * completions (engine.h), logging, CPU lists.
  */
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "unit/test_runtime_common.h"
 #include "runtime/engine.h"
@@ -235,9 +241,116 @@ static void test_engine_env_override(void **state)
 	assert_string_equal(nvmft_engine_name(NVMFT_ENGINE_EPOLL), "epoll");
 }
 
+struct captured {
+	int n;
+	enum nvmft_log_level level;
+	char msg[128];
+};
+
+static void capture_sink(void *ctx, enum nvmft_log_level level, const char *msg)
+{
+	struct captured *c = ctx;
+
+	c->n++;
+	c->level = level;
+	snprintf(c->msg, sizeof(c->msg), "%s", msg);
+}
+
+/* Make io_uring_setup() fail with EPERM, as container seccomp profiles do. */
+static int block_io_uring(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* Child: exit code 0 = as expected, else the step that went wrong. */
+static int auto_fallback_child(void)
+{
+	struct nvmft_runtime_opts o;
+	struct nvmft_runtime *rt;
+	struct captured c = { 0 };
+
+	if (block_io_uring())
+		return 10;
+	nvmft_runtime_opts_init(&o);
+	o.nr_reactors = 2;
+	o.engine = NVMFT_ENGINE_URING;
+	if (nvmft_runtime_create(&o, &rt) != -EPERM)
+		return 1;
+	o.engine = NVMFT_ENGINE_AUTO;
+	if (nvmft_runtime_create(&o, &rt))
+		return 2;
+	if (nvmft_runtime_engine(rt) != NVMFT_ENGINE_EPOLL)
+		return 3;
+	nvmft_runtime_set_log(rt, NVMFT_LOG_DEBUG, capture_sink, &c);
+	if (nvmft_runtime_start(rt))
+		return 4;
+	if (nvmft_runtime_exec(rt, 1, nop_fn, NULL))
+		return 5;
+	nvmft_runtime_stop(rt);
+	nvmft_runtime_destroy(rt);
+	return 0;
+}
+
+static void test_auto_falls_back_to_epoll_without_io_uring(void **state)
+{
+	int status = 0;
+	pid_t pid;
+
+	(void)state;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(auto_fallback_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 10)
+		skip();		/* seccomp unavailable here */
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void stats_fn(void *arg)
 {
 	nvmft_thread_get_stats(nvmft_get_thread(), arg);
+}
+
+/* Bounded wait for a counter of @t to pass @target; returns the value. */
+static uint64_t wait_stat(struct nvmft_thread *t, size_t off, uint64_t target)
+{
+	uint64_t end = nvmft_now_us() + 5000000, v;
+	struct nvmft_thread_stats st;
+
+	for (;;) {
+		nvmft_thread_get_stats(t, &st);
+		v = *(uint64_t *)((char *)&st + off);
+		if (v > target || nvmft_now_us() > end)
+			return v;
+		usleep(1000);
+	}
+}
+
+#define WAIT_LOOPS(t, n)  wait_stat(t, offsetof(struct nvmft_thread_stats, loops), n)
+#define WAIT_SLEEPS(t, n) wait_stat(t, offsetof(struct nvmft_thread_stats, sleeps), n)
+
+/* Loop turns made in 100 ms: a sleeping reactor makes (almost) none. */
+static uint64_t turns_in_100ms(struct nvmft_thread *t)
+{
+	struct nvmft_thread_stats a, b;
+
+	nvmft_thread_get_stats(t, &a);
+	usleep(100000);
+	nvmft_thread_get_stats(t, &b);
+	return b.loops - a.loops;
 }
 
 static void test_wait_mode_switch_at_run_time(void **state)
@@ -247,32 +360,23 @@ static void test_wait_mode_switch_at_run_time(void **state)
 	struct nvmft_thread_stats a, b;
 
 	nvmft_thread_get_stats(t, &a);
-	usleep(50000);
+	assert_true(WAIT_LOOPS(t, a.loops + 1000) > a.loops + 1000);
 	nvmft_thread_get_stats(t, &b);
-	assert_true(b.loops - a.loops > 100);
-	assert_int_equal(b.sleeps, a.sleeps);
+	assert_int_equal(b.sleeps, 0);
 
 	nvmft_runtime_set_wait_mode(rt, NVMFT_WAIT_INTERRUPT);
-	usleep(20000);
-	nvmft_thread_get_stats(t, &a);
-	usleep(100000);
-	nvmft_thread_get_stats(t, &b);
-	/* Asleep: no timer, no message, so (almost) no turn. */
-	assert_true(b.loops - a.loops < 50);
-	assert_true(b.sleeps >= 1);
+	assert_true(WAIT_SLEEPS(t, 0) > 0);
+	assert_true(turns_in_100ms(t) < 50);
 
 	/* The switch wakes the sleeper: it has no other reason to wake up. */
+	nvmft_thread_get_stats(t, &a);
 	nvmft_runtime_set_wait_mode(rt, NVMFT_WAIT_POLL);
-	usleep(50000);
-	nvmft_thread_get_stats(t, &a);
-	assert_true(a.loops - b.loops > 100);
+	assert_true(WAIT_LOOPS(t, a.loops + 1000) > a.loops + 1000);
 
-	nvmft_runtime_set_wait_mode(rt, NVMFT_WAIT_ADAPTIVE);
-	usleep(20000);
 	nvmft_thread_get_stats(t, &a);
-	usleep(100000);
-	nvmft_thread_get_stats(t, &b);
-	assert_true(b.loops - a.loops < 50);
+	nvmft_runtime_set_wait_mode(rt, NVMFT_WAIT_ADAPTIVE);
+	assert_true(WAIT_SLEEPS(t, a.sleeps) > a.sleeps);
+	assert_true(turns_in_100ms(t) < 50);
 
 	assert_int_equal(nvmft_runtime_exec(rt, 0, stats_fn, &a), 0);
 	assert_true(a.msgs >= 1);
@@ -374,21 +478,6 @@ static void test_engine_completion_in_interrupt_mode(void **state)
 static void test_engine_completion_in_adaptive_mode(void **state)
 {
 	check_engine_completion(state, NVMFT_WAIT_ADAPTIVE);
-}
-
-struct captured {
-	int n;
-	enum nvmft_log_level level;
-	char msg[128];
-};
-
-static void capture_sink(void *ctx, enum nvmft_log_level level, const char *msg)
-{
-	struct captured *c = ctx;
-
-	c->n++;
-	c->level = level;
-	snprintf(c->msg, sizeof(c->msg), "%s", msg);
 }
 
 static void test_log_level_and_sink(void **state)
@@ -508,6 +597,7 @@ int main(void)
 		RT_TEST(test_exec_waits_for_the_function),
 		cmocka_unit_test(test_exec_before_start_is_refused),
 		cmocka_unit_test(test_engine_env_override),
+		cmocka_unit_test(test_auto_falls_back_to_epoll_without_io_uring),
 		RT_TEST(test_wait_mode_switch_at_run_time),
 		RT_TEST(test_engine_completion_in_poll_mode),
 		RT_TEST(test_engine_completion_in_interrupt_mode),

@@ -111,7 +111,7 @@ static void test_four_producers_keep_order_and_lose_nothing(void **state)
 
 static void test_tiny_inbox_producers_retry_on_enomem(void **state)
 {
-	run_producers(state, 8, 20000);
+	run_producers(state, 8, 5000);
 }
 
 struct gate {
@@ -189,9 +189,10 @@ static void pong_msg(void *arg)
 		atomic_fetch_add(&pp->errors, 1);
 }
 
-static void check_reactor_ping_pong(void **state, enum nvmft_wait_mode mode)
+static void check_reactor_ping_pong(void **state, enum nvmft_wait_mode mode,
+				    long limit)
 {
-	struct pingpong pp = { .limit = 10000 };
+	struct pingpong pp = { .limit = limit };
 
 	pp.rt = test_rt_start(state, 2, mode);
 	assert_int_equal(nvmft_thread_send_msg(nvmft_runtime_get_thread(pp.rt, 0),
@@ -203,12 +204,13 @@ static void check_reactor_ping_pong(void **state, enum nvmft_wait_mode mode)
 
 static void test_no_lost_wakeup_between_reactors_interrupt(void **state)
 {
-	check_reactor_ping_pong(state, NVMFT_WAIT_INTERRUPT);
+	check_reactor_ping_pong(state, NVMFT_WAIT_INTERRUPT, 10000);
 }
 
 static void test_no_lost_wakeup_between_reactors_adaptive(void **state)
 {
-	check_reactor_ping_pong(state, NVMFT_WAIT_ADAPTIVE);
+	/* Spinning reactors on a loaded 2-core box hop slowly: fewer hops. */
+	check_reactor_ping_pong(state, NVMFT_WAIT_ADAPTIVE, 2000);
 }
 
 static void sem_post_msg(void *arg)
@@ -445,6 +447,36 @@ static void test_stop_waits_for_refs_released_by_later_messages(void **state)
 	test_rt_destroy(c.rt);
 }
 
+struct warn_log {
+	_Atomic int deadline_warnings;
+};
+
+static void warn_sink(void *ctx, enum nvmft_log_level level, const char *msg)
+{
+	struct warn_log *w = ctx;
+
+	if (level <= NVMFT_LOG_WARN && strstr(msg, "deadline"))
+		atomic_fetch_add(&w->deadline_warnings, 1);
+}
+
+/* A reference nobody drops: the reactor gives up after ~5 s, and says so. */
+static void test_stop_deadline_ends_a_leaked_ref(void **state)
+{
+	struct nvmft_runtime *rt = test_rt_start(state, 2, NVMFT_WAIT_INTERRUPT);
+	struct warn_log w = { 0 };
+	uint64_t t0, dt;
+
+	nvmft_runtime_set_log(rt, NVMFT_LOG_WARN, warn_sink, &w);
+	assert_int_equal(nvmft_runtime_exec(rt, 1, take_ref, NULL), 0);
+	t0 = nvmft_now_us();
+	nvmft_runtime_stop(rt);
+	dt = nvmft_now_us() - t0;
+	assert_true(dt >= 4500000);
+	assert_true(dt < 15000000);
+	assert_int_equal(atomic_load(&w.deadline_warnings), 1);
+	test_rt_destroy(rt);
+}
+
 /* Flood, then stop: every message either ran or its send failed. */
 struct flood {
 	struct nvmft_runtime *rt;
@@ -524,6 +556,10 @@ int main(void)
 		RT_TEST(test_exit_handlers_run_lifo_once_after_queued_messages),
 		RT_TEST(test_stop_waits_for_refs_released_by_later_messages),
 		RT_TEST(test_stop_with_messages_in_flight_loses_none),
+		/* 5 s each: one engine is enough, the deadline is engine-blind. */
+		cmocka_unit_test_prestate_setup_teardown(
+			test_stop_deadline_ends_a_leaked_ref, NULL, test_rt_teardown,
+			(void *)&engine_epoll),
 	};
 
 	return cmocka_run_group_tests_name("runtime_msg", tests, NULL, NULL);
