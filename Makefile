@@ -69,7 +69,7 @@ TEST_HDRS    := $(wildcard tests/*/*.h)
 DEPS_STAMP := $(BUILD)/.deps-ok
 NPROC      := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps run check unit integration bench install uninstall clean lib tools tests
+.PHONY: all deps run check unit integration interop bench install uninstall clean lib tools tests
 .DEFAULT_GOAL := all
 
 all: $(DEPS_STAMP)
@@ -139,8 +139,11 @@ unit: all
 integration: all
 	@tests/run.sh $(BUILD) integration
 
+interop: all
+	@tests/run.sh $(BUILD) interop
+
 check: all
-	@tests/run.sh $(BUILD) unit integration examples
+	@tests/run.sh $(BUILD) unit integration examples interop
 
 bench: all
 	@tests/bench/run.sh $(BUILD)

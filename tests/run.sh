@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs the test binaries of a build tree and prints one summary line:
 #   "N passed, N failed"
-# Usage: tests/run.sh BUILD_DIR SUITE...   (SUITE: unit integration examples shell)
+# Usage: tests/run.sh BUILD_DIR SUITE...   (SUITE: unit integration examples interop)
 # A cmocka binary counts its own tests; any other test counts as one.
 # TEST_FILTER=glob runs only the binaries whose name matches.
 set -u
@@ -71,6 +71,9 @@ for suite in "$@"; do
 			[[ $n == ${TEST_FILTER:-*} ]] || continue
 			run_one "$suite-$n" bash "$t" "$build"
 		done;;
+	interop)
+		# the Linux kernel host in a qemu guest (tests/interop/README.md)
+		TEST_TIMEOUT=${INTEROP_TIMEOUT:-2400} run_one "interop" bash tests/interop/run.sh "$build";;
 	examples)
 		for t in tests/examples/test_*.sh; do
 			[ -f "$t" ] || continue
