@@ -16,6 +16,8 @@ INCLUDEDIR   ?= $(PREFIX)/include
 BINDIR       ?= $(PREFIX)/bin
 SBINDIR      ?= $(PREFIX)/sbin
 MANDIR       ?= $(PREFIX)/share/man
+SYSCONFDIR   ?= /etc
+SYSTEMDUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
 CC           ?= cc
 PKG_CONFIG   ?= pkg-config
@@ -163,6 +165,11 @@ install: all
 		install -m 755 $(BUILD)/bin/$$c $(DESTDIR)$$d/; done
 	for m in $(wildcard man/*.[18]); do \
 		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/nvmft
+	sed -e 's|@SBINDIR@|$(SBINDIR)|' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|' \
+	    packaging/systemd/nvmf-tgtd.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/nvmf-tgtd.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/nvmft/nvmf-tgtd.conf ] || \
+		install -m 644 examples/nvmf-tgtd.conf $(DESTDIR)$(SYSCONFDIR)/nvmft/nvmf-tgtd.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libnvmft.a $(DESTDIR)$(LIBDIR)/libnvmft-host.a \
@@ -172,6 +179,7 @@ uninstall:
 	for c in $(CMDS); do rm -f $(DESTDIR)$(BINDIR)/$$c $(DESTDIR)$(SBINDIR)/$$c; done
 	for m in $(notdir $(wildcard man/*.[18])); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/nvmf-tgtd.service
 
 clean:
 	rm -rf build build-asan build-ubsan build-asan-ubsan

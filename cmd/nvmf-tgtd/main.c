@@ -3,6 +3,8 @@
  * nvmf-tgtd: the NVMe/TCP target daemon. Reads a libconfig file (or serves
  * the embedded default), starts the reactors, builds the target, and runs
  * until SIGINT/SIGTERM, then disconnects hosts cleanly and exits 0.
+ * Under systemd (Type=notify) it reports READY=1 once the configuration
+ * is applied and the RPC socket serves, and STOPPING=1 when told to stop.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,12 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <nvmft/config.h>
 #include <nvmft/nvmf.h>
 #include <nvmft/rpc.h>
 #include <nvmft/runtime.h>
+
+#include "notify.h"
 
 #ifndef NVMFT_VERSION
 #define NVMFT_VERSION "unknown"
@@ -32,7 +37,10 @@ struct daemon_opts {
 	int engine;			/* -1: from the config */
 	const char *pidfile;
 	const char *rpc_sock;
+	bool syslog;
 };
+
+#define OPT_SYSLOG	0x100
 
 static void usage(FILE *f)
 {
@@ -46,6 +54,7 @@ static void usage(FILE *f)
 		"  -w, --wait-mode MODE   adaptive (default), poll or interrupt\n"
 		"  -e, --engine ENGINE    auto (default), uring or epoll\n"
 		"  -L, --log-level LEVEL  error, warning, notice (default), info, debug\n"
+		"      --syslog           log to syslog (daemon facility) instead of stderr\n"
 		"  -p, --pidfile FILE     write the process id to FILE\n"
 		"  -r, --rpc-socket PATH  JSON-RPC Unix socket (default " NVMFT_RPC_DEFAULT_SOCK ")\n"
 		"  -t, --check-config     validate the configuration and exit\n"
@@ -162,6 +171,17 @@ static void tgt_shutdown(struct nvmft_runtime *rt, struct nvmft_tgt *tgt)
 	pthread_mutex_unlock(&w.lock);
 }
 
+/* Tell the service manager (if any); a failure is worth a warning only:
+ * the target serves either way. */
+static void notify(struct nvmft_runtime *rt, const char *state)
+{
+	int rc = tgtd_notify(state);
+
+	if (rc < 0)
+		nvmft_log(rt, NVMFT_LOG_WARN, "NOTIFY_SOCKET: cannot notify the "
+			  "service manager: %s", strerror(-rc));
+}
+
 static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *check)
 {
 	static const struct option longopts[] = {
@@ -174,6 +194,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *check)
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "rpc-socket", required_argument, NULL, 'r' },
 		{ "check-config", no_argument, NULL, 't' },
+		{ "syslog", no_argument, NULL, OPT_SYSLOG },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -219,6 +240,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *check)
 		case 'p': o->pidfile = optarg; break;
 		case 'r': o->rpc_sock = optarg; break;
 		case 't': *check = true; break;
+		case OPT_SYSLOG: o->syslog = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("nvmf-tgtd %s\n", NVMFT_VERSION); exit(0);
 		default: usage(stderr); return 2;
@@ -290,9 +312,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nvmf-tgtd: cannot create the reactors: %s\n", strerror(-rc));
 		goto out_cfg;
 	}
+	if (o.syslog)
+		openlog("nvmf-tgtd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	nvmft_runtime_set_log(rt, o.log_level >= 0 ? (enum nvmft_log_level)o.log_level
 						   : nvmft_config_log_level(cfg),
-			      NULL, NULL);
+			      o.syslog ? nvmft_log_syslog : NULL, NULL);
 	rc = nvmft_runtime_start(rt);
 	if (rc) {
 		fprintf(stderr, "nvmf-tgtd: cannot start the reactors: %s\n", strerror(-rc));
@@ -333,6 +357,7 @@ int main(int argc, char **argv)
 	printf("JSON-RPC on %s\n", o.rpc_sock);
 	printf("stop with Ctrl-C or SIGTERM\n");
 	fflush(stdout);
+	notify(rt, "READY=1\nSTATUS=serving");
 
 	for (;;) {
 		if (sigwait(&sigs, &sig))
@@ -343,6 +368,7 @@ int main(int argc, char **argv)
 			  "SIGHUP: configuration reload is not supported; still running");
 	}
 
+	notify(rt, "STOPPING=1\nSTATUS=shutting down");
 	nvmft_log(rt, NVMFT_LOG_NOTICE, "signal %d: shutting down", sig);
 	status = 0;
 	rpc_shutdown(rt, &call);
@@ -357,5 +383,7 @@ out_rt:
 	nvmft_runtime_destroy(rt);
 out_cfg:
 	nvmft_config_free(cfg);
+	if (o.syslog)
+		closelog();
 	return status;
 }

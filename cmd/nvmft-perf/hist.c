@@ -34,6 +34,14 @@ static void bucket_range(unsigned int i, uint64_t *lo, uint64_t *width)
 	*width = 1ull << shift;
 }
 
+uint64_t hist_bucket_mid(unsigned int i)
+{
+	uint64_t lo, width;
+
+	bucket_range(i, &lo, &width);
+	return lo + width / 2;
+}
+
 uint64_t hist_quantile(const struct hist *h, double q)
 {
 	uint64_t want, seen = 0, lo, width;

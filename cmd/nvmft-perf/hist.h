@@ -26,6 +26,8 @@ void hist_init(struct hist *h);
 void hist_merge(struct hist *dst, const struct hist *src);
 /* Value at quantile @q (0..1): the middle of the bucket holding it. */
 uint64_t hist_quantile(const struct hist *h, double q);
+/* Middle of bucket @i (for printing a distribution). */
+uint64_t hist_bucket_mid(unsigned int i);
 
 static inline unsigned int hist_index(uint64_t v)
 {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <nvme/types.h>
 #include "perf.h"
 
@@ -30,7 +31,7 @@ static const char *const wl_names[] = {
 	[WL_RANDRW] = "randrw",
 };
 
-enum { OPT_NSID = 0x100, OPT_RAMP, OPT_SIZE, OPT_CPU, OPT_SLEEP_IDLE };
+enum { OPT_NSID = 0x100, OPT_RAMP, OPT_SIZE, OPT_CPU, OPT_SLEEP_IDLE, OPT_IDLE, OPT_LAT_CDF, OPT_MARKS };
 
 static const struct option long_opts[] = {
 	{ "addr", required_argument, NULL, 'a' },
@@ -53,6 +54,9 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "sleep-idle", no_argument, NULL, OPT_SLEEP_IDLE },
+	{ "idle", no_argument, NULL, OPT_IDLE },
+	{ "lat-cdf", no_argument, NULL, OPT_LAT_CDF },
+	{ "marks", no_argument, NULL, OPT_MARKS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -82,6 +86,11 @@ static void usage(FILE *f)
 "  -j, --json               summary as JSON on stdout (progress on stderr)\n"
 "  -i, --interval S         progress every S seconds, 0 = off (1)\n"
 "      --sleep-idle         sleep in poll(2) when a turn found nothing\n"
+"      --idle               connect, print \"ready\", hold the connections idle\n"
+"                           for --time seconds (no I/O; memory measurements)\n"
+"      --lat-cdf            JSON: add the latency distribution (lat_cdf_us)\n"
+"      --marks              print \"measure start\" / \"measure end\" lines on stderr\n"
+"                           (lets a script sample the target over that window)\n"
 "exit: 0 ok, 1 verify mismatch, 2 usage, 3 connect/setup failure, 4 I/O errors\n");
 }
 
@@ -162,7 +171,7 @@ static int parse_args(int argc, char **argv, struct perf_cfg *c)
 			c->bs = (uint32_t)sz;
 			break;
 		case 'q': bad = parse_uint(optarg, 1, 65534, &c->qd); break;
-		case 'c': bad = parse_uint(optarg, 1, 1024, &c->conns); break;
+		case 'c': bad = parse_uint(optarg, 1, 65535, &c->conns); break;
 		case 't': bad = parse_uint(optarg, 1, 1024, &c->threads); break;
 		case 'T': bad = parse_uint(optarg, 1, 1000000, &c->time_s); break;
 		case OPT_RAMP: bad = parse_uint(optarg, 0, 1000000, &c->ramp_s); break;
@@ -177,6 +186,9 @@ static int parse_args(int argc, char **argv, struct perf_cfg *c)
 		case 'j': c->json = true; break;
 		case 'i': bad = parse_uint(optarg, 0, 3600, &c->interval_s); break;
 		case OPT_SLEEP_IDLE: c->sleep_idle = true; break;
+		case OPT_IDLE: c->idle = true; break;
+		case OPT_LAT_CDF: c->lat_cdf = true; break;
+		case OPT_MARKS: c->marks = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
 		}
@@ -331,7 +343,47 @@ static void run_until(struct perf *pf, uint64_t until, uint64_t t0, uint64_t *ne
 	}
 }
 
-static void report(struct perf *pf, const struct totals *t, double secs)
+/*
+ * "lat_cdf_us": [[latency, fraction at or below], ...], one point per
+ * histogram bucket where the fraction moved by 0.1 % or more, every bucket
+ * of the last percent.
+ */
+static void print_cdf(const struct hist *h)
+{
+	uint64_t seen = 0;
+	double last = -1;
+	bool first = true;
+
+	printf(",\"lat_cdf_us\":[");
+	for (unsigned int i = 0; i < HIST_BUCKETS && h->count; i++) {
+		double f;
+
+		if (!h->bucket[i])
+			continue;
+		seen += h->bucket[i];
+		f = (double)seen / (double)h->count;
+		if (f - last < 0.001 && f < 0.99 && seen != h->count)
+			continue;
+		printf("%s[%.2f,%.6f]", first ? "" : ",",
+		       (double)hist_bucket_mid(i) / 1000.0, f);
+		first = false;
+		last = f;
+	}
+	printf("]");
+}
+
+/* User + system CPU seconds of the whole process so far. */
+static double process_cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void report(struct perf *pf, const struct totals *t, double secs, double cpu_s)
 {
 	const struct perf_cfg *c = &pf->cfg;
 	double iops = secs > 0 ? (double)t->ios / secs : 0;
@@ -350,12 +402,17 @@ static void report(struct perf *pf, const struct totals *t, double secs)
 		       "\"reads\":%" PRIu64 ",\"writes\":%" PRIu64 ",\"iops\":%.1f,\"mib_s\":%.2f,"
 		       "\"lat_us\":{\"min\":%.2f,\"avg\":%.2f,\"p50\":%.2f,\"p99\":%.2f,"
 		       "\"p99_9\":%.2f,\"max\":%.2f},\"errors\":%" PRIu64 ","
-		       "\"verify\":{\"enabled\":%s,\"checked\":%" PRIu64 ",\"mismatches\":%" PRIu64 "}}\n",
+		       "\"verify\":{\"enabled\":%s,\"checked\":%" PRIu64 ",\"mismatches\":%" PRIu64 "},"
+		       "\"client_cpu_pct\":%.1f",
 		       c->addr, c->port, c->nqn, c->nsid, wl_names[c->wl], c->rwmixread, c->bs,
 		       c->qd, c->conns, c->threads, c->hdgst ? "true" : "false",
 		       c->ddgst ? "true" : "false", secs, t->ios, t->reads, t->writes, iops,
 		       mibs, mn, avg, p50, p99, p999, mx, t->errors,
-		       c->verify ? "true" : "false", t->verified, t->mismatches);
+		       c->verify ? "true" : "false", t->verified, t->mismatches,
+		       secs > 0 ? 100.0 * cpu_s / secs : 0.0);
+		if (c->lat_cdf)
+			print_cdf(&t->hist);
+		printf("}\n");
 		return;
 	}
 	printf("%s bs=%u qd=%u connections=%u threads=%u%s%s: %.1f s\n", wl_names[c->wl],
@@ -365,10 +422,47 @@ static void report(struct perf *pf, const struct totals *t, double secs)
 	       t->reads, t->writes);
 	printf("  latency us: min=%.1f avg=%.1f p50=%.1f p99=%.1f p99.9=%.1f max=%.1f\n",
 	       mn, avg, p50, p99, p999, mx);
+	printf("  client CPU %.1f %%\n", secs > 0 ? 100.0 * cpu_s / secs : 0.0);
 	printf("  errors=%" PRIu64 "\n", t->errors);
 	if (c->verify)
 		printf("  verify: checked=%" PRIu64 " mismatches=%" PRIu64 "\n", t->verified,
 		       t->mismatches);
+}
+
+/* One fd per connection: lift the soft limit as far as the hard one. */
+static void raise_fd_limit(unsigned int conns)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= (rlim_t)conns + 64)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < (rlim_t)conns + 64)
+		fprintf(stderr, "nvmft-perf: open files limit %llu is low for %u connections\n",
+			(unsigned long long)rl.rlim_cur, conns);
+}
+
+/*
+ * --idle: the connections are up; say so (a benchmark measures the
+ * target's memory then), keep the controller alive for --time seconds.
+ */
+static int run_idle(struct perf *pf, uint64_t t_connect)
+{
+	uint64_t t0 = perf_now_ns(), next_tick = UINT64_MAX, ios = 0, bytes = 0;
+	double secs = (double)(t0 - t_connect) / 1e9;
+
+	printf("ready %u\n", pf->cfg.conns);
+	fflush(stdout);
+	pf->cfg.interval_s = 0;
+	run_until(pf, t0 + (uint64_t)pf->cfg.time_s * 1000000000ull, t0, &next_tick,
+		  &ios, &bytes);
+	if (pf->cfg.json)
+		printf("{\"idle\":true,\"connections\":%u,\"connect_seconds\":%.3f,"
+		       "\"held_seconds\":%u}\n", pf->cfg.conns, secs, pf->cfg.time_s);
+	else
+		printf("%u connections made in %.2f s, held idle for %u s\n",
+		       pf->cfg.conns, secs, pf->cfg.time_s);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -377,6 +471,7 @@ int main(int argc, char **argv)
 	struct totals t;
 	uint64_t t0, tm, tend, next_tick, last_ios = 0, last_bytes = 0;
 	unsigned int started = 0;
+	double cpu0, cpu1;
 	int rc = EXIT_SETUP;
 
 	if (parse_args(argc, argv, &pf.cfg)) {
@@ -385,8 +480,14 @@ int main(int argc, char **argv)
 	}
 	atomic_init(&pf.measuring, false);
 	atomic_init(&pf.stop, false);
+	raise_fd_limit(pf.cfg.conns);
+	t0 = perf_now_ns();
 	if (connect_ctrlr(&pf))
 		goto out_disconnect;
+	if (pf.cfg.idle) {
+		rc = run_idle(&pf, t0);
+		goto out_disconnect;
+	}
 	pf.workers = calloc(pf.cfg.threads, sizeof(*pf.workers));
 	if (!pf.workers)
 		goto out_disconnect;
@@ -416,18 +517,28 @@ int main(int argc, char **argv)
 	tm = t0 + (uint64_t)pf.cfg.ramp_s * 1000000000ull;
 	run_until(&pf, tm, t0, &next_tick, &last_ios, &last_bytes);
 	tm = perf_now_ns();
+	cpu0 = process_cpu_s();
+	if (pf.cfg.marks) {
+		fprintf(stderr, "nvmft-perf: measure start\n");
+		fflush(stderr);
+	}
 	atomic_store(&pf.measuring, true);
 	run_until(&pf, tm + (uint64_t)pf.cfg.time_s * 1000000000ull, t0, &next_tick,
 		  &last_ios, &last_bytes);
 	atomic_store(&pf.measuring, false);
 	tend = perf_now_ns();
+	cpu1 = process_cpu_s();
+	if (pf.cfg.marks) {
+		fprintf(stderr, "nvmft-perf: measure end\n");
+		fflush(stderr);
+	}
 	atomic_store(&pf.stop, true);
 	for (unsigned int i = 0; i < started; i++)
 		pthread_join(pf.workers[i].tid, NULL);
 	pthread_barrier_destroy(&pf.start);
 
 	sum_workers(&pf, &t);
-	report(&pf, &t, (double)(tend - tm) / 1e9);
+	report(&pf, &t, (double)(tend - tm) / 1e9, cpu1 - cpu0);
 	if (t.mismatches)
 		rc = EXIT_MISMATCH;
 	else if (t.errors)

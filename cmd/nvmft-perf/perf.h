@@ -36,6 +36,9 @@ struct perf_cfg {
 	bool json;
 	unsigned int interval_s;
 	bool sleep_idle;
+	bool idle;		/* connect, hold the connections idle, no I/O */
+	bool lat_cdf;		/* JSON: the latency distribution too */
+	bool marks;		/* stderr lines where the measured window starts/ends */
 };
 
 /* One I/O slot: a buffer and the command it carries. */
@@ -68,6 +71,7 @@ struct perf;
 
 struct worker {
 	struct perf *pf;
+	int epfd;		/* readiness of many qpairs; -1: poll them all */
 	pthread_t tid;
 	unsigned int idx;
 	struct qctx *qs;

@@ -16,12 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
 #include <nvme/types.h>
 #include "perf.h"
 
 #define PATTERN_MAGIC	0x666d766eu	/* "nvmf" */
 #define MAX_REPORTS	5
 #define DRAIN_TIMEOUT_NS (30ull * 1000000000)
+/* From this many qpairs on, a worker asks epoll which have something to
+ * read instead of trying a receive on each of them every turn. */
+#define EPOLL_MIN_QPAIRS 4
+#define EPOLL_BATCH	256
 
 uint64_t perf_now_ns(void)
 {
@@ -279,30 +285,48 @@ static void io_done(void *arg, const struct nvmft_host_cpl *cpl)
 		submit_next(s);
 }
 
+static int poll_one(struct qctx *q)
+{
+	int r = nvmft_host_qpair_poll(q->qp, 0);
+
+	if (r < 0) {
+		q->failed = true;
+		fprintf(stderr, "nvmft-perf: qid %u failed: %s\n",
+			nvmft_host_qpair_qid(q->qp), strerror(-r));
+		return 0;
+	}
+	return r;
+}
+
 /* Poll every live qpair once; returns completions, -1 when all failed. */
 static int poll_all(struct worker *w)
 {
-	int n = 0, live = 0;
+	struct epoll_event evs[EPOLL_BATCH];
+	int n = 0, live = 0, ready;
 
 	for (unsigned int i = 0; i < w->nq; i++) {
 		struct qctx *q = &w->qs[i];
-		int r;
 
-		if (nvmft_host_qpair_error(q->qp)) {
+		if (!q->failed && nvmft_host_qpair_error(q->qp))
 			q->failed = true;
+		if (q->failed)
 			continue;
-		}
 		live++;
-		r = nvmft_host_qpair_poll(q->qp, 0);
-		if (r < 0) {
-			q->failed = true;
-			fprintf(stderr, "nvmft-perf: qid %u failed: %s\n",
-				nvmft_host_qpair_qid(q->qp), strerror(-r));
-			continue;
-		}
-		n += r;
+		/* Without epoll every qpair; with it, those with bytes still
+		 * to send (their socket was full). */
+		if (w->epfd < 0 || (nvmft_host_qpair_events(q->qp) & POLLOUT))
+			n += poll_one(q);
 	}
-	return live ? n : -1;
+	if (w->epfd < 0 || !live)
+		return live ? n : -1;
+	ready = epoll_wait(w->epfd, evs, EPOLL_BATCH, 0);
+	for (int i = 0; i < ready; i++) {
+		struct qctx *q = &w->qs[evs[i].data.u32];
+
+		if (!q->failed)
+			n += poll_one(q);
+	}
+	return n;
 }
 
 static void sleep_idle(struct worker *w)
@@ -387,6 +411,7 @@ int worker_setup(struct perf *pf, struct worker *w)
 	const struct perf_cfg *cfg = &pf->cfg;
 
 	hist_init(&w->hist);
+	w->epfd = -1;
 	w->rng = 0x2545f4914f6cdd1dull ^ ((uint64_t)(w->idx + 1) * 0x9e3779b97f4a7c15ull) ^
 		 perf_now_ns();
 	w->rng |= 1;
@@ -396,6 +421,11 @@ int worker_setup(struct perf *pf, struct worker *w)
 	w->qs = calloc(w->nq, sizeof(*w->qs));
 	if (!w->qs)
 		return -ENOMEM;
+	if (w->nq >= EPOLL_MIN_QPAIRS) {
+		w->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (w->epfd < 0)
+			return -errno;
+	}
 	for (unsigned int i = 0, g = w->idx; i < w->nq; i++, g += cfg->threads) {
 		struct qctx *q = &w->qs[i];
 
@@ -412,6 +442,12 @@ int worker_setup(struct perf *pf, struct worker *w)
 			q->unit_busy = calloc(q->units, 1);
 			if (!q->gen || !q->unit_busy)
 				return -ENOMEM;
+		}
+		if (w->epfd >= 0) {
+			struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+
+			if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, nvmft_host_qpair_fd(q->qp), &ev))
+				return -errno;
 		}
 		for (unsigned int k = 0; k < cfg->qd; k++) {
 			struct slot *s = &q->slots[k];
@@ -432,6 +468,9 @@ int worker_setup(struct perf *pf, struct worker *w)
 
 void worker_teardown(struct worker *w)
 {
+	/* (workers never set up are all zero: no epfd, no qs) */
+	if (w->qs && w->epfd >= 0)
+		close(w->epfd);
 	for (unsigned int i = 0; i < w->nq && w->qs; i++) {
 		struct qctx *q = &w->qs[i];
 

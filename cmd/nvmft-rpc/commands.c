@@ -155,11 +155,20 @@ static const struct arg a_listener[] = {
 	OPT('s', "trsvcid", "listen_address.trsvcid", A_STR, "TRSVCID"),
 	END
 };
-static const struct arg a_referral[] = {
+static const struct arg a_add_referral[] = {
 	REQOPT('t', "trtype", "address.trtype", A_STR, "TRTYPE"),
 	REQOPT('a', "traddr", "address.traddr", A_STR, "TRADDR"),
 	OPT('f', "adrfam", "address.adrfam", A_STR, "ADRFAM"),
-	OPT('s', "trsvcid", "address.trsvcid", A_STR, "TRSVCID"),
+	REQOPT('s', "trsvcid", "address.trsvcid", A_STR, "TRSVCID"),
+	OPT('n', "subnqn", "subnqn", A_STR, "NQN"),
+	OPT('k', "secure-channel", "secure_channel", A_TRUE, NULL),
+	END
+};
+static const struct arg a_remove_referral[] = {
+	REQOPT('t', "trtype", "address.trtype", A_STR, "TRTYPE"),
+	REQOPT('a', "traddr", "address.traddr", A_STR, "TRADDR"),
+	OPT('f', "adrfam", "address.adrfam", A_STR, "ADRFAM"),
+	REQOPT('s', "trsvcid", "address.trsvcid", A_STR, "TRSVCID"),
 	OPT('n', "subnqn", "subnqn", A_STR, "NQN"),
 	END
 };
@@ -235,10 +244,11 @@ static const struct cmd cmds[] = {
 	{ .name = "nvmf_get_stats", .help = "statistics", .args = no_args },
 	{ .name = "nvmf_discovery_get_referrals", .help = "discovery referrals",
 	  .args = no_args },
-	{ .name = "nvmf_discovery_add_referral", .help = "(not supported by the target)",
-	  .args = a_referral },
-	{ .name = "nvmf_discovery_remove_referral", .help = "(not supported by the target)",
-	  .args = a_referral },
+	{ .name = "nvmf_discovery_add_referral",
+	  .help = "list another discovery service in the discovery log",
+	  .args = a_add_referral },
+	{ .name = "nvmf_discovery_remove_referral", .help = "remove a referral",
+	  .args = a_remove_referral },
 };
 
 /* ---- usage ----------------------------------------------------------------------- */

@@ -121,7 +121,8 @@ struct nvmft_bdev_registry *nvmft_tgt_get_bdevs(struct nvmft_tgt *tgt);
  * @max_r2t: R2Ts outstanding per command the host may ask for (default 1).
  * @c2h_success: send C2HData with the SUCCESS flag (no CapsuleResp) when
  *	the host did not disable it (default true).
- * @icreq_timeout_ms: close a connection that sent no ICReq by then
+ * @icreq_timeout_ms: close a connection that sent no ICReq by then, or
+ *	that completed no Connect within as long after its ICReq
  *	(default 10000).
  * @backlog: listen backlog (default 512).
  * @zcopy_threshold: sends of at least this many bytes use SEND_ZC where
@@ -301,6 +302,71 @@ int nvmft_tgt_stop_listen(struct nvmft_tgt *tgt,
  */
 int nvmft_tgt_listen_port(struct nvmft_tgt *tgt,
 			  const struct nvmft_listen_addr *addr);
+
+/* Referrals one target keeps at most (each is a 1 KiB discovery record). */
+#define NVMFT_MAX_REFERRALS	256
+
+/**
+ * struct nvmft_referral - a discovery referral
+ * @addr: where the referred service listens (trtype "TCP", adrfam
+ *	matching traddr, traddr an IP address, trsvcid a port).
+ * @subnqn: its NQN; "" means the well-known discovery NQN. A referral
+ *	to the discovery NQN is listed as "referral to another discovery
+ *	service" (SUBTYPE 1), one to any other NQN as an NVM subsystem
+ *	(SUBTYPE 2), as SPDK does.
+ * @secure_channel: hosts must reach it over a secure channel (TREQ).
+ *
+ * Every discovery controller of the target lists every referral, to
+ * every host, after its own records. A referral is identified by @addr
+ * and @subnqn.
+ */
+struct nvmft_referral {
+	struct nvmft_listen_addr addr;
+	char subnqn[NVMFT_NQN_MAX_LEN + 1];
+	bool secure_channel;
+};
+
+/**
+ * nvmft_tgt_add_referral() - list another discovery service (or a remote
+ * subsystem) in the discovery log page
+ * @tgt: target.
+ * @ref: the referral (copied).
+ *
+ * App reactor. Connected discovery controllers get a Discovery Log Page
+ * Change notice and GENCTR moves on — unless the referral was there
+ * already with the same @secure_channel (then nothing changes).
+ *
+ * Return: 0; -EINVAL (trtype not TCP, traddr/trsvcid not an address and
+ * port, adrfam not matching traddr, invalid @subnqn); -ENOSPC (already
+ * %NVMFT_MAX_REFERRALS); -ENOMEM.
+ */
+int nvmft_tgt_add_referral(struct nvmft_tgt *tgt, const struct nvmft_referral *ref);
+
+/**
+ * nvmft_tgt_remove_referral() - stop listing a referral
+ * @tgt: target.
+ * @addr: its address (trtype, traddr, trsvcid compared; adrfam ignored).
+ * @subnqn: its NQN; NULL or "" for the discovery NQN.
+ *
+ * App reactor. Notices and GENCTR as for nvmft_tgt_add_referral().
+ * Return: 0 or -ENOENT.
+ */
+int nvmft_tgt_remove_referral(struct nvmft_tgt *tgt,
+			      const struct nvmft_listen_addr *addr,
+			      const char *subnqn);
+
+/**
+ * nvmft_tgt_foreach_referral() - every referral, in the order they were added
+ * @tgt: target.
+ * @fn: called with each (subnqn filled in: never ""); a non-zero return
+ *	stops the walk and is returned. It must not add or remove referrals.
+ * @arg: its argument.
+ *
+ * App reactor. Return: 0 or what @fn returned.
+ */
+int nvmft_tgt_foreach_referral(struct nvmft_tgt *tgt,
+			       int (*fn)(const struct nvmft_referral *ref, void *arg),
+			       void *arg);
 
 #ifdef __cplusplus
 }

@@ -223,7 +223,7 @@ int nvmft_rpc_decode(struct nvmft_rpc_request *req, struct json_object *obj,
  * @out: malloc'd NUL-terminated text (free() it); a file that
  *	nvmft_config_load() accepts and that recreates the transports,
  *	bdevs (malloc, null, uring), subsystems with their hosts, namespaces
- *	and listeners, and the discovery listeners.
+ *	and listeners, and the discovery listeners and referrals.
  *
  * App reactor. Return: 0 or -ENOMEM.
  */

@@ -395,6 +395,18 @@ void nvmft_runtime_set_log(struct nvmft_runtime *rt, enum nvmft_log_level level,
 			   nvmft_log_fn fn, void *ctx);
 
 /**
+ * nvmft_log_syslog() - a log sink writing to syslog(3)
+ * @ctx: unused (NULL).
+ * @level: the line's level, used as its syslog priority (the values are
+ *	syslog's LOG_ERR .. LOG_DEBUG).
+ * @msg: the line; the reactor index is prefixed ("[r2] ...").
+ *
+ * Pass it to nvmft_runtime_set_log(). The facility and identity are the
+ * caller's openlog(3) (nvmf-tgtd: "nvmf-tgtd", LOG_DAEMON). Any thread.
+ */
+void nvmft_log_syslog(void *ctx, enum nvmft_log_level level, const char *msg);
+
+/**
  * nvmft_runtime_set_log_level() - change the level, keeping the sink
  * Any thread. Levels outside ERR..DEBUG are ignored.
  */

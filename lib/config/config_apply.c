@@ -231,6 +231,16 @@ static void do_discovery_listener(void *arg)
 		st->rc = 0;	/* a subsystem listens there already */
 }
 
+static void do_referral(void *arg)
+{
+	struct step *st = arg;
+	const struct cfg_referral *r = &st->cfg->referrals[st->idx];
+
+	snprintf(st->what, sizeof(st->what), "discovery referral %s:%s",
+		 r->ref.addr.traddr, r->ref.addr.trsvcid);
+	st->rc = nvmft_tgt_add_referral(st->tgt, &r->ref);
+}
+
 static int fail(struct step *st, int rc, char *err, size_t errlen, int line)
 {
 	snprintf(err, errlen, "%s:%d: %s: %s", st->cfg->file, line, st->what,
@@ -302,6 +312,13 @@ int nvmft_config_apply(const struct nvmft_config *cfg, struct nvmft_tgt *tgt,
 		if (rc) {
 			rc = fail(&st, rc, err, errlen,
 				  cfg->discovery_listeners[st.idx].line);
+			goto out;
+		}
+	}
+	for (st.idx = 0; st.idx < cfg->nr_referrals; st.idx++) {
+		rc = run_step(&st, do_referral);
+		if (rc) {
+			rc = fail(&st, rc, err, errlen, cfg->referrals[st.idx].line);
 			goto out;
 		}
 	}

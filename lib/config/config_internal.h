@@ -42,6 +42,12 @@ struct cfg_listener {
 	int line;
 };
 
+/* discovery.referrals */
+struct cfg_referral {
+	struct nvmft_referral ref;
+	int line;
+};
+
 struct cfg_subsystem {
 	char *nqn;
 	char *serial;
@@ -91,6 +97,8 @@ struct nvmft_config {
 	unsigned int nr_subsystems;
 	struct cfg_listener *discovery_listeners;
 	unsigned int nr_discovery_listeners;
+	struct cfg_referral *referrals;
+	unsigned int nr_referrals;
 };
 
 int cfg_parse_uuid(const char *s, uint8_t out[16]);

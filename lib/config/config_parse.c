@@ -591,31 +591,26 @@ static int parse_hbd_pool(struct parse_ctx *pc, const config_setting_t *g,
 
 /* -------------------------------------------------------------- listeners */
 
-static int parse_listener(struct parse_ctx *pc, const config_setting_t *g,
-			  struct cfg_listener *l)
+/* trtype, adrfam, traddr, trsvcid (@def_port when absent, or required
+ * when NULL) of group @g, whose keys were checked. */
+static int parse_addr(struct parse_ctx *pc, const config_setting_t *g,
+		      const char *def_port, struct nvmft_listen_addr *addr)
 {
-	static const struct key_spec keys[] = {
-		{ "trtype", K_STR }, { "adrfam", K_STR }, { "traddr", K_STR },
-		{ "trsvcid", K_STR },
-	};
 	const char *traddr, *trsvcid, *trtype, *adrfam;
 	char path[256];
-	int rc;
 
-	rc = check_keys(pc, g, keys, sizeof(keys) / sizeof(keys[0]));
-	if (rc)
-		return rc;
 	setting_path(g, path, sizeof(path));
-	l->line = config_setting_source_line(g);
 	traddr = get_str(g, "traddr");
 	trsvcid = get_str(g, "trsvcid");
 	trtype = get_str(g, "trtype");
 	adrfam = get_str(g, "adrfam");
 	if (!traddr)
 		return perr(pc, g, "%s: \"traddr\" is required", path);
+	if (!trsvcid && !def_port)
+		return perr(pc, g, "%s: \"trsvcid\" is required", path);
 	if (!trsvcid)
-		trsvcid = "4420";
-	if (nvmft_listen_addr_init(&l->addr, traddr, trsvcid) != 0)
+		trsvcid = def_port;
+	if (nvmft_listen_addr_init(addr, traddr, trsvcid) != 0)
 		return perr(pc, g, "%s: \"%s\" port \"%s\" is not a valid address and port",
 			    path, traddr, trsvcid);
 	if (trtype && strcasecmp(trtype, "TCP"))
@@ -623,10 +618,66 @@ static int parse_listener(struct parse_ctx *pc, const config_setting_t *g,
 	if (adrfam) {
 		if (strcasecmp(adrfam, "IPv4") && strcasecmp(adrfam, "IPv6"))
 			return perr(pc, g, "%s: adrfam \"%s\" is not IPv4 or IPv6", path, adrfam);
-		if (strcasecmp(adrfam, l->addr.adrfam))
+		if (strcasecmp(adrfam, addr->adrfam))
 			return perr(pc, g, "%s: adrfam \"%s\" does not match traddr \"%s\"",
 				    path, adrfam, traddr);
 	}
+	return 0;
+}
+
+static int parse_listener(struct parse_ctx *pc, const config_setting_t *g,
+			  struct cfg_listener *l)
+{
+	static const struct key_spec keys[] = {
+		{ "trtype", K_STR }, { "adrfam", K_STR }, { "traddr", K_STR },
+		{ "trsvcid", K_STR },
+	};
+	int rc;
+
+	rc = check_keys(pc, g, keys, sizeof(keys) / sizeof(keys[0]));
+	if (rc)
+		return rc;
+	l->line = config_setting_source_line(g);
+	return parse_addr(pc, g, "4420", &l->addr);
+}
+
+/* discovery.referrals: { traddr; trsvcid; [adrfam; trtype; subnqn;
+ * secure_channel;] } — trsvcid required: a referral has no default port. */
+static int parse_referral(struct parse_ctx *pc, const config_setting_t *g,
+			  void *elem)
+{
+	static const struct key_spec keys[] = {
+		{ "trtype", K_STR }, { "adrfam", K_STR }, { "traddr", K_STR },
+		{ "trsvcid", K_STR }, { "subnqn", K_STR }, { "secure_channel", K_BOOL },
+	};
+	struct cfg_referral *r = elem;
+	const char *nqn;
+	char path[256];
+	int rc;
+
+	rc = check_keys(pc, g, keys, sizeof(keys) / sizeof(keys[0]));
+	if (rc)
+		return rc;
+	setting_path(g, path, sizeof(path));
+	r->line = config_setting_source_line(g);
+	rc = parse_addr(pc, g, NULL, &r->ref.addr);
+	if (rc)
+		return rc;
+	if (!strcmp(r->ref.addr.trsvcid, "0"))
+		return perr(pc, g, "%s: trsvcid 0 is not a port to refer hosts to", path);
+	nqn = get_str(g, "subnqn");
+	if (nqn && *nqn && (strlen(nqn) >= sizeof(r->ref.subnqn) || !nvmft_nqn_valid(nqn)))
+		return perr(pc, config_setting_get_member(g, "subnqn"),
+			    "%s: subnqn \"%s\" is not a valid NQN", path, nqn);
+	snprintf(r->ref.subnqn, sizeof(r->ref.subnqn), "%s",
+		 nqn && *nqn ? nqn : NVMFT_DISCOVERY_NQN);
+	get_bool(g, "secure_channel", &r->ref.secure_channel);
+	for (const struct cfg_referral *o = pc->cfg->referrals; o < r; o++)
+		if (!strcmp(o->ref.addr.traddr, r->ref.addr.traddr) &&
+		    !strcmp(o->ref.addr.trsvcid, r->ref.addr.trsvcid) &&
+		    !strcmp(o->ref.subnqn, r->ref.subnqn))
+			return perr(pc, g, "referral %s:%s %s is given twice",
+				    r->ref.addr.traddr, r->ref.addr.trsvcid, r->ref.subnqn);
 	return 0;
 }
 
@@ -989,15 +1040,22 @@ static int parse_root(struct parse_ctx *pc, config_t *lc)
 		return rc;
 	s = config_setting_get_member(root, "discovery");
 	if (s) {
-		static const struct key_spec dkeys[] = { { "listeners", K_LIST } };
+		static const struct key_spec dkeys[] = {
+			{ "listeners", K_LIST }, { "referrals", K_LIST },
+		};
 		const config_setting_t *l;
 
-		rc = check_keys(pc, s, dkeys, 1);
+		rc = check_keys(pc, s, dkeys, sizeof(dkeys) / sizeof(dkeys[0]));
 		if (rc)
 			return rc;
 		l = config_setting_get_member(s, "listeners");
 		if (l && (rc = parse_listeners(pc, l, &cfg->discovery_listeners,
 					       &cfg->nr_discovery_listeners)))
+			return rc;
+		l = config_setting_get_member(s, "referrals");
+		if (l && (rc = parse_list(pc, l, sizeof(struct cfg_referral),
+					  (void **)&cfg->referrals, &cfg->nr_referrals,
+					  parse_referral)))
 			return rc;
 	}
 	/* A subsystem listener needs a transport: TCP with defaults if none. */
@@ -1113,6 +1171,7 @@ void nvmft_config_free(struct nvmft_config *cfg)
 	free(cfg->subsystems);
 	free(cfg->transports);
 	free(cfg->discovery_listeners);
+	free(cfg->referrals);
 	free(cfg->cpus);
 	free(cfg->file);
 	free(cfg);

@@ -265,6 +265,24 @@ static int ctrlr_set_num_queues(struct nvmft_host_ctrlr *c)
 	return 0;
 }
 
+/*
+ * Lowest queue id no live I/O qpair uses: a removed qpair's id is reused,
+ * so that removing and adding queues stays within the granted count.
+ */
+static uint16_t free_qid(const struct nvmft_host_ctrlr *c)
+{
+	uint16_t qid = 1;
+	unsigned int i;
+
+	for (i = 0; i < c->nr_io; i++) {
+		if (c->io[i]->qid == qid) {
+			qid++;
+			i = (unsigned int)-1;	/* rescan: io[] is not sorted */
+		}
+	}
+	return qid;
+}
+
 int nvmft_host_ctrlr_add_io_qpair(struct nvmft_host_ctrlr *c, uint16_t queue_size,
 				  struct nvmft_host_qpair **out)
 {
@@ -286,7 +304,7 @@ int nvmft_host_ctrlr_add_io_qpair(struct nvmft_host_ctrlr *c, uint16_t queue_siz
 		c->io = io;
 		c->io_cap = cap;
 	}
-	rc = qpair_create(c, c->next_qid, queue_size, &qp);
+	rc = qpair_create(c, free_qid(c), queue_size, &qp);
 	if (rc)
 		return rc;
 	rc = fabrics_qpair_connect(qp);
@@ -294,7 +312,6 @@ int nvmft_host_ctrlr_add_io_qpair(struct nvmft_host_ctrlr *c, uint16_t queue_siz
 		qpair_destroy(qp);
 		return rc;
 	}
-	c->next_qid++;
 	c->io[c->nr_io++] = qp;
 	if (out)
 		*out = qp;
@@ -344,7 +361,6 @@ int nvmft_host_ctrlr_connect(const struct nvmft_host_opts *opts,
 	rc = ctrlr_identify(c);
 	if (rc)
 		goto out_disconnect;
-	c->next_qid = 1;
 	if (opts->num_io_queues) {
 		rc = ctrlr_set_num_queues(c);
 		if (rc)

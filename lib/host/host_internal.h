@@ -161,7 +161,6 @@ struct nvmft_host_ctrlr {
 	struct nvmft_host_qpair **io;
 	unsigned int nr_io;
 	unsigned int io_cap;
-	uint16_t next_qid;
 };
 
 /* log.c-like helper living in ctrlr.c */

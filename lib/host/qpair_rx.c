@@ -332,8 +332,9 @@ static uint32_t rx_step(struct nvmft_host_qpair *qp, const uint8_t *p, uint32_t 
 	return take;
 }
 
-/* Big payload, nothing buffered: read it where it belongs. */
-static int rx_read_direct(struct nvmft_host_qpair *qp)
+/* Big payload, nothing buffered: read it where it belongs. *@drained: the
+ * socket had less than asked for. */
+static int rx_read_direct(struct nvmft_host_qpair *qp, bool *drained)
 {
 	struct host_req *req = qp->rx_req;
 	struct iovec v[NVMFT_HOST_MAX_IOV];
@@ -351,6 +352,7 @@ static int rx_read_direct(struct nvmft_host_qpair *qp)
 			qp->rx_crc = pdu_crc_update(qp->rx_crc, v[i].iov_base,
 						    v[i].iov_len);
 	}
+	*drained = (uint32_t)r < qp->rx_need - qp->rx_got;
 	qp->rx_got += r;
 	if (qp->rx_got == qp->rx_need)
 		rx_data_complete(qp);
@@ -364,14 +366,20 @@ static int rx_read_direct(struct nvmft_host_qpair *qp)
  */
 int rx_process(struct nvmft_host_qpair *qp, unsigned int max)
 {
+	bool drained = false;
+
 	while (qp->state != QP_FAILED && (!max || qp->rx_completions < max)) {
 		if (qp->rx_head == qp->rx_tail) {
 			int rc;
 
+			/* A short read emptied the socket: asking again now
+			 * would cost a syscall that almost always finds nothing. */
+			if (drained)
+				break;
 			qp->rx_head = qp->rx_tail = 0;
 			if (qp->rx_state == RX_DATA &&
 			    qp->rx_need - qp->rx_got >= HOST_RX_DIRECT_MIN) {
-				rc = rx_read_direct(qp);
+				rc = rx_read_direct(qp, &drained);
 			} else {
 				ssize_t r = recv(qp->fd, qp->rx_buf, HOST_RX_BUF_SIZE,
 						 MSG_DONTWAIT);
@@ -379,6 +387,7 @@ int rx_process(struct nvmft_host_qpair *qp, unsigned int max)
 				rc = r > 0 ? 0 : r < 0 ? -errno : -ECONNRESET;
 				if (r > 0)
 					qp->rx_tail = r;
+				drained = r > 0 && r < HOST_RX_BUF_SIZE;
 			}
 			if (rc == -EINTR)
 				continue;

@@ -7,7 +7,8 @@
  * listening address of the target, then each started NVM subsystem that
  * admits the connected host, on each of its listeners. Port IDs are the
  * position of the address in the target's listener list, so every record
- * of one address carries the same PORTID.
+ * of one address carries the same PORTID. Referrals (referral.c) come
+ * last, for every host, numbered on after the listeners.
  *
  * App reactor only: it walks tgt->subsystems, their hosts and listeners.
  * The host reads the page in windows and checks GENCTR to detect changes
@@ -151,6 +152,40 @@ static void put_record(struct disc_window *w, const struct nvmf_tgt_listener *l,
 	window_put(w, &e, sizeof(e));
 }
 
+static void referral_fill(struct nvmf_disc_log_entry *e,
+			  const struct nvmft_referral *ref, uint16_t portid)
+{
+	memset(e, 0, sizeof(*e));
+	e->trtype = NVMF_TRTYPE_TCP;
+	e->adrfam = adrfam_code(ref->addr.adrfam);
+	/* A discovery NQN refers to another discovery service; any other
+	 * NQN names a subsystem reached there (SPDK does the same). */
+	e->subtype = strcmp(ref->subnqn, NVMFT_DISCOVERY_NQN) ? NVME_NQN_NVME
+							       : NVME_NQN_DISC;
+	e->treq = ref->secure_channel ? NVMF_TREQ_REQUIRED : NVMF_TREQ_NOT_REQUIRED;
+	e->portid = htole16(portid);
+	e->cntlid = htole16(DISC_CNTLID_DYNAMIC);
+	e->asqsz = htole16(DISC_ASQSZ_DEFAULT);
+	snprintf(e->trsvcid, sizeof(e->trsvcid), "%s", ref->addr.trsvcid);
+	snprintf(e->subnqn, sizeof(e->subnqn), "%s", ref->subnqn);
+	snprintf(e->traddr, sizeof(e->traddr), "%s", ref->addr.traddr);
+	e->tsas.tcp.sectype = NVMF_TCP_SECTYPE_NONE;
+}
+
+static void put_referral(struct disc_window *w, const struct nvmft_referral *ref,
+			 uint16_t portid)
+{
+	struct nvmf_disc_log_entry e;
+
+	w->numrec++;
+	if (!window_wants(w, sizeof(e))) {
+		w->pos += sizeof(e);
+		return;
+	}
+	referral_fill(&e, ref, portid);
+	window_put(w, &e, sizeof(e));
+}
+
 static bool ss_visible(struct nvmft_subsystem *ss, struct nvmf_ctrlr *ctrlr)
 {
 	if (ss->discovery)
@@ -168,9 +203,12 @@ static void walk_records(struct nvmf_ctrlr *ctrlr,
 	struct nvmft_tgt *tgt = ctrlr->tgt;
 	const struct nvmf_tgt_listener *l;
 	const struct nvmf_listener_entry *le;
+	const struct nvmf_referral *r;
 	struct nvmft_subsystem *ss;
-	uint16_t portid = 0;
+	uint16_t portid = 0, nr_listeners = 0;
 
+	TAILQ_FOREACH(l, &tgt->listeners, link)
+		nr_listeners++;
 	if (tgt->discovery != NULL) {
 		TAILQ_FOREACH(l, &tgt->listeners, link) {
 			put_record(w, l, portid, tgt->discovery, local);
@@ -186,6 +224,9 @@ static void walk_records(struct nvmf_ctrlr *ctrlr,
 				put_record(w, l, portid, ss, local);
 		}
 	}
+	portid = nr_listeners;
+	TAILQ_FOREACH(r, &tgt->referrals, link)
+		put_referral(w, &r->ref, portid++);
 }
 
 uint64_t nvmf_discovery_log_build(struct nvmf_ctrlr *ctrlr,

@@ -220,6 +220,7 @@ void nvmf_info_poll_group(struct nvmf_poll_group *pg, struct nvmf_info_pg *out)
 	out->qpairs_created = pg->stats.qpairs_created;
 	out->qpairs_destroyed = pg->stats.qpairs_destroyed;
 	out->errors = pg->stats.errors;
+	out->io_lat = &pg->stats.io_lat;
 	for (qp = pg->qpairs_head; qp; qp = qp->core_link[1]) {
 		if (qp->state != NVMF_QPAIR_ACTIVE)
 			continue;
@@ -240,6 +241,26 @@ static const char *qpair_state_name(enum nvmf_qpair_state st)
 	case NVMF_QPAIR_DISCONNECTING:	return "deactivating";
 	}
 	return "unknown";
+}
+
+static void info_qpair_counters(struct nvmf_qpair *qp, struct nvmf_info_qpair *v)
+{
+	struct nvmf_qpair_core *core = nvmf_qpair_core(qp);
+
+	v->qpair = qp;
+	if (!core)
+		return;
+	v->cmds = core->stats.cmds;
+	v->errors = core->stats.errors;
+	/* SMART counters: this reactor writes them (relaxed atomics) */
+	v->read_cmds = atomic_load_explicit(&core->smart.host_read_cmds,
+					    memory_order_relaxed);
+	v->write_cmds = atomic_load_explicit(&core->smart.host_write_cmds,
+					     memory_order_relaxed);
+	v->bytes_read = 512 * atomic_load_explicit(&core->smart.data_units_read,
+						   memory_order_relaxed);
+	v->bytes_written = 512 * atomic_load_explicit(&core->smart.data_units_written,
+						      memory_order_relaxed);
 }
 
 int nvmf_info_foreach_qpair(struct nvmf_poll_group *pg,
@@ -265,6 +286,7 @@ int nvmf_info_foreach_qpair(struct nvmf_poll_group *pg,
 		v.state = qpair_state_name(qp->state);
 		v.trtype = qp->transport->ops->name;
 		v.outstanding = qp->core_outstanding;
+		info_qpair_counters(qp, &v);
 		v.addrs_rc = qp->transport->ops->qpair_get_addrs ?
 			     qp->transport->ops->qpair_get_addrs(qp, &v.addrs) :
 			     -EOPNOTSUPP;

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <nvmft/nvmf.h>
+#include "nvmf/lat_hist.h"
 #include "nvmf/transport.h"
 
 /* --- target ---------------------------------------------------------------- */
@@ -103,6 +104,8 @@ struct nvmf_info_pg {
 	uint64_t qpairs_destroyed;
 	uint64_t errors;
 	uint64_t pending_io;		/* namespace I/O in flight */
+	/* I/O command latencies (lat_hist.h); valid during the call */
+	const struct nvmf_lat_hist *io_lat;
 };
 
 struct nvmf_info_qpair {
@@ -115,6 +118,15 @@ struct nvmf_info_qpair {
 	uint32_t outstanding;		/* requests the core holds */
 	int addrs_rc;			/* 0: addrs valid */
 	struct nvmf_qpair_addrs addrs;
+	/* counters since the connection came */
+	uint64_t cmds;			/* commands completed (any kind) */
+	uint64_t errors;		/* of those, with an error status */
+	uint64_t read_cmds;		/* successful Read and Compare */
+	uint64_t write_cmds;		/* successful Write */
+	uint64_t bytes_read;		/* data of those */
+	uint64_t bytes_written;
+	/* for transport-specific views, on its reactor during the call */
+	struct nvmf_qpair *qpair;
 };
 
 /*

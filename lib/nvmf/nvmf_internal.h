@@ -35,6 +35,7 @@
 #include <nvme/types.h>
 #include <nvmft/nvmf.h>
 #include <nvmft/bdev.h>
+#include "nvmf/lat_hist.h"
 #include "nvmf/transport.h"
 #include "runtime/engine.h"
 
@@ -107,6 +108,10 @@ struct nvmf_poll_group {
 		uint64_t qpairs_created;
 		uint64_t qpairs_destroyed;
 		uint64_t errors;
+		/* Latency of every I/O command (not fabrics) completed on an
+		 * I/O queue of this reactor, exec (or fail) to completion;
+		 * admin queues are left out: an AER waits for an event. */
+		struct nvmf_lat_hist io_lat;
 	} stats;
 	struct nvmft_io_channel *ch;		/* the tgt channel that holds it */
 	bool destroying;			/* tgt destroy: refuse new qpairs */
@@ -245,6 +250,8 @@ struct nvmf_ctrlr {
 	struct nvmf_features feat;
 	uint32_t kato_ms;
 	uint64_t last_keep_alive_us;
+	uint64_t ka_period_us;			/* keep-alive poller period */
+	uint64_t ka_last_poll_us;		/* to tell a stalled reactor */
 	struct nvmft_poller *keep_alive_poller;
 
 	/* I/O queues: updated on ctrlr->thread */
@@ -292,6 +299,8 @@ struct nvmft_tgt {
 	struct nvmft_subsystem *discovery;
 	uint32_t next_ss_id;
 	uint64_t discovery_genctr;
+	TAILQ_HEAD(, nvmf_referral) referrals;	/* discovery log, referral.c */
+	uint32_t nr_referrals;
 	uint32_t next_pg;			/* round robin */
 	uint32_t nr_connections;
 	bool destroying;
@@ -319,6 +328,12 @@ struct nvmf_transport_entry {
 	bool ready;				/* every reactor has its poll group */
 };
 
+/* A discovery referral (referral.c); app reactor. */
+struct nvmf_referral {
+	TAILQ_ENTRY(nvmf_referral) link;
+	struct nvmft_referral ref;		/* subnqn never "" */
+};
+
 /* A listening address of a transport, shared by subsystems (refcount). */
 struct nvmf_tgt_listener {
 	TAILQ_ENTRY(nvmf_tgt_listener) link;
@@ -339,6 +354,10 @@ struct nvmf_qpair_core {
 	bool connecting;			/* a Connect is travelling */
 	bool detaching;				/* detach message sent to ctrlr->thread */
 	bool fini_called;
+	struct {
+		uint64_t cmds;			/* completed, any queue, any kind */
+		uint64_t errors;		/* of those, with an error status */
+	} stats;
 	struct {
 		_Atomic uint64_t data_units_read;	/* 512-byte units */
 		_Atomic uint64_t data_units_written;
@@ -558,6 +577,9 @@ typedef void (*nvmf_bcast_fn)(struct nvmf_bcast *b, struct nvmf_poll_group *pg,
 int nvmf_tgt_bcast(struct nvmft_tgt *tgt, nvmf_bcast_fn fn, void *arg,
 		   nvmft_msg_fn done);
 void nvmf_bcast_reply(struct nvmf_bcast *b);
+
+/* referral.c: free every referral (tgt destroy). */
+void nvmf_tgt_referrals_free(struct nvmft_tgt *tgt);
 
 /* listener.c */
 bool nvmf_listen_addr_eq(const struct nvmft_listen_addr *a,

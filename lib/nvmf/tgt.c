@@ -121,6 +121,7 @@ static void pg_get_fn(struct nvmf_bcast *b, struct nvmf_poll_group *pg, void *ar
 
 static void tgt_free(struct nvmft_tgt *tgt)
 {
+	nvmf_tgt_referrals_free(tgt);
 	free(tgt->ss_by_id);
 	free(tgt->pgs);
 	free(tgt);
@@ -158,6 +159,7 @@ int nvmft_tgt_create(struct nvmft_runtime *rt, const struct nvmft_tgt_opts *opts
 	TAILQ_INIT(&tgt->transports);
 	TAILQ_INIT(&tgt->subsystems);
 	TAILQ_INIT(&tgt->listeners);
+	TAILQ_INIT(&tgt->referrals);
 	tgt->pgs = calloc(tgt->nr_threads, sizeof(*tgt->pgs));
 	tgt->ss_by_id = calloc(o.max_subsystems + 1, sizeof(*tgt->ss_by_id));
 	if (!tgt->pgs || !tgt->ss_by_id) {

@@ -7,7 +7,8 @@
  *   rpc_methods_framework.c   rpc_get_methods, versions, log level, reactors
  *   rpc_methods_bdev.c        bdev_*
  *   rpc_methods_nvmf.c        transports, subsystems, hosts, listeners, ns
- *   rpc_methods_nvmf_stats.c  controllers, qpairs, statistics, referrals
+ *   rpc_methods_nvmf_stats.c  controllers, qpairs, statistics
+ *   rpc_methods_nvmf_referral.c  discovery referrals
  *   rpc_save_config.c         running state → libconfig text
  *
  * Everything runs on the app reactor of the target, except the poll
@@ -78,6 +79,8 @@ extern const struct nvmft_rpc_method rpc_nvmf_methods[];
 extern const size_t rpc_nvmf_methods_count;
 extern const struct nvmft_rpc_method rpc_nvmf_stats_methods[];
 extern const size_t rpc_nvmf_stats_methods_count;
+extern const struct nvmft_rpc_method rpc_nvmf_referral_methods[];
+extern const size_t rpc_nvmf_referral_methods_count;
 
 /* ---- rpc_json.c ------------------------------------------------------------- */
 

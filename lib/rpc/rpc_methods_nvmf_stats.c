@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * NVMe-oF runtime information: nvmf_subsystem_get_controllers,
- * nvmf_subsystem_get_qpairs, nvmf_get_stats, and the discovery referral
- * methods (referrals are not supported by the core: the listing is empty
- * and changes are refused).
+ * nvmf_subsystem_get_qpairs and nvmf_get_stats.
  *
  * Qpairs and poll group counters belong to their reactors: the listings
  * visit reactor 0, 1, ... in turn (nvmf_info_visit_poll_groups), each
  * adding its part to the one result, and answer on the app reactor.
+ * Counters are SPDK's where SPDK has them; the rest (per qpair counters,
+ * requests per transport state, the I/O latency histogram) are extras.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -91,6 +91,39 @@ static struct json_object *addr_json(const struct nvmft_listen_addr *a)
 	return a->traddr[0] ? rpc_listen_addr_json(a) : NULL;
 }
 
+/* Requests of a TCP qpair in each state now (its reactor). */
+static struct json_object *tcp_qpair_states_json(struct nvmf_qpair *qp)
+{
+	const struct tcp_qpair *tq = tcp_qpair(qp);
+	uint32_t n[TCP_REQ_NR_STATES] = { 0 };
+	struct json_object *o = json_object_new_object();
+	uint32_t i;
+
+	for (i = 0; tq->reqs && i < tq->nreqs; i++)
+		if ((unsigned int)tq->reqs[i].state < TCP_REQ_NR_STATES)
+			n[tq->reqs[i].state]++;
+	for (i = 0; i < TCP_REQ_NR_STATES; i++)
+		json_object_object_add(o, tcp_req_state_name((enum tcp_req_state)i),
+				       json_object_new_int64(n[i]));
+	return o;
+}
+
+/* Counters of one connection (extras: SPDK lists none per qpair). */
+static struct json_object *qpair_stats_json(const struct nvmf_info_qpair *q)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "commands", json_object_new_uint64(q->cmds));
+	json_object_object_add(o, "errors", json_object_new_uint64(q->errors));
+	json_object_object_add(o, "read_cmds", json_object_new_uint64(q->read_cmds));
+	json_object_object_add(o, "write_cmds", json_object_new_uint64(q->write_cmds));
+	json_object_object_add(o, "bytes_read", json_object_new_uint64(q->bytes_read));
+	json_object_object_add(o, "bytes_written", json_object_new_uint64(q->bytes_written));
+	if (q->qpair && q->qpair->transport->ops == &nvmf_tcp_ops)
+		json_object_object_add(o, "req_states", tcp_qpair_states_json(q->qpair));
+	return o;
+}
+
 static int qpair_json(const struct nvmf_info_qpair *q, void *arg)
 {
 	struct qpairs_walk *w = arg;
@@ -110,6 +143,7 @@ static int qpair_json(const struct nvmf_info_qpair *q, void *arg)
 		json_object_object_add(o, "listen_address", addr_json(&q->addrs.local));
 		json_object_object_add(o, "peer_address", addr_json(&q->addrs.peer));
 	}
+	json_object_object_add(o, "stats", qpair_stats_json(q));
 	json_object_array_add(w->a, o);
 	return 0;
 }
@@ -192,6 +226,8 @@ static struct json_object *tcp_stats_json(struct tcp_poll_group *pg)
 	json_object_object_add(o, "qpairs_added", json_object_new_uint64(st.qpairs_added));
 	json_object_object_add(o, "qpairs_freed", json_object_new_uint64(st.qpairs_freed));
 	json_object_object_add(o, "buf_waits", json_object_new_uint64(st.buf_waits));
+	json_object_object_add(o, "buf_share_waits", json_object_new_uint64(st.buf_share_waits));
+	json_object_object_add(o, "connect_timeouts", json_object_new_uint64(st.connect_timeouts));
 	json_object_object_add(o, "rx_stalls", json_object_new_uint64(st.rx_stalls));
 	json_object_object_add(o, "rx_yields", json_object_new_uint64(st.rx_yields));
 	json_object_object_add(o, "bufs_total", json_object_new_int64(st.bufs_total));
@@ -224,21 +260,108 @@ static int tpg_json(struct nvmf_transport_poll_group *tpg, void *arg)
 	return 0;
 }
 
+/* The bucket holding the sample of rank ceil(@q * count), reported as
+ * its upper bound (its lower one for the open-ended last bucket). */
+static uint64_t hist_quantile(const struct nvmf_lat_hist *h, uint64_t count, double q)
+{
+	uint64_t rank = (uint64_t)((double)count * q), seen = 0, lo, hi;
+	unsigned int i;
+
+	if (rank < (double)count * q || rank == 0)
+		rank++;
+	for (i = 0; i < NVMF_LAT_BUCKETS; i++) {
+		seen += h->buckets[i];
+		if (seen >= rank) {
+			nvmf_lat_bucket_range(i, &lo, &hi);
+			return i == NVMF_LAT_BUCKETS - 1 ? lo : hi;
+		}
+	}
+	return 0;
+}
+
+static uint64_t hist_count(const struct nvmf_lat_hist *h)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < NVMF_LAT_BUCKETS; i++)
+		n += h->buckets[i];
+	return n;
+}
+
+/*
+ * {"count","sum_us","mean_us","p50_us","p90_us","p99_us","p999_us",
+ *  "buckets":[{"lo_us","hi_us","count"},...]}: the non-empty buckets,
+ * each [lo_us, hi_us) (the last one has no hi_us: it is open-ended).
+ */
+static struct json_object *hist_json(const struct nvmf_lat_hist *h)
+{
+	struct json_object *o = json_object_new_object(), *a, *b;
+	uint64_t count = hist_count(h), lo, hi;
+	unsigned int i;
+
+	json_object_object_add(o, "count", json_object_new_uint64(count));
+	json_object_object_add(o, "sum_us", json_object_new_uint64(h->sum_us));
+	json_object_object_add(o, "mean_us", json_object_new_uint64(
+		count ? h->sum_us / count : 0));
+	json_object_object_add(o, "p50_us", json_object_new_uint64(
+		count ? hist_quantile(h, count, 0.50) : 0));
+	json_object_object_add(o, "p90_us", json_object_new_uint64(
+		count ? hist_quantile(h, count, 0.90) : 0));
+	json_object_object_add(o, "p99_us", json_object_new_uint64(
+		count ? hist_quantile(h, count, 0.99) : 0));
+	json_object_object_add(o, "p999_us", json_object_new_uint64(
+		count ? hist_quantile(h, count, 0.999) : 0));
+	a = json_object_new_array();
+	for (i = 0; i < NVMF_LAT_BUCKETS; i++) {
+		if (!h->buckets[i])
+			continue;
+		nvmf_lat_bucket_range(i, &lo, &hi);
+		b = json_object_new_object();
+		json_object_object_add(b, "lo_us", json_object_new_uint64(lo));
+		if (i != NVMF_LAT_BUCKETS - 1)
+			json_object_object_add(b, "hi_us", json_object_new_uint64(hi));
+		json_object_object_add(b, "count", json_object_new_uint64(h->buckets[i]));
+		json_object_array_add(a, b);
+	}
+	json_object_object_add(o, "buckets", a);
+	return o;
+}
+
 struct stats_walk {
 	struct nvmft_rpc_request *req;
 	struct json_object *pgs;
+	struct nvmf_lat_hist total;		/* every poll group's */
 };
+
+static int qpair_stats_entry(const struct nvmf_info_qpair *q, void *arg)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "subnqn", q->subnqn ? json_object_new_string(q->subnqn)
+						      : NULL);
+	json_object_object_add(o, "cntlid", json_object_new_int(q->cntlid));
+	json_object_object_add(o, "qid", json_object_new_int(q->qid));
+	json_object_object_add(o, "state", json_object_new_string(q->state));
+	json_object_object_add(o, "stats", qpair_stats_json(q));
+	json_object_array_add(arg, o);
+	return 0;
+}
 
 static void stats_visit(struct nvmf_poll_group *pg, void *arg)
 {
 	struct stats_walk *w = arg;
 	struct nvmf_info_pg info;
-	struct json_object *o, *t;
+	struct json_object *o, *t, *q;
 	char name[48];
+	unsigned int i;
 
 	if (!pg)
 		return;
 	nvmf_info_poll_group(pg, &info);
+	w->total.sum_us += info.io_lat->sum_us;
+	for (i = 0; i < NVMF_LAT_BUCKETS; i++)
+		w->total.buckets[i] += info.io_lat->buckets[i];
 	o = json_object_new_object();
 	snprintf(name, sizeof(name), "nvmf_tgt_poll_group_%u", info.thread);
 	json_object_object_add(o, "name", json_object_new_string(name));
@@ -254,9 +377,15 @@ static void stats_visit(struct nvmf_poll_group *pg, void *arg)
 	json_object_object_add(o, "io_cmds", json_object_new_uint64(info.io_cmds));
 	json_object_object_add(o, "errors", json_object_new_uint64(info.errors));
 	json_object_object_add(o, "pending_bdev_io", json_object_new_uint64(info.pending_io));
+	json_object_object_add(o, "completed_nvme_io", json_object_new_uint64(
+		hist_count(info.io_lat)));
+	json_object_object_add(o, "io_latency_us", hist_json(info.io_lat));
 	t = json_object_new_array();
 	nvmf_info_foreach_tpg(pg, tpg_json, t);
 	json_object_object_add(o, "transports", t);
+	q = json_object_new_array();
+	nvmf_info_foreach_qpair(pg, qpair_stats_entry, q);
+	json_object_object_add(o, "qpair_stats", q);
 	json_object_array_add(w->pgs, o);
 }
 
@@ -265,8 +394,10 @@ static void stats_done(void *arg)
 	struct stats_walk *w = arg;
 	struct json_object *o = json_object_new_object();
 
-	/* Counters are plain counts; SPDK's latency ticks are not kept. */
+	/* Counters are plain counts and latencies microseconds: SPDK's
+	 * tick-based fields are not kept. */
 	json_object_object_add(o, "tick_rate", json_object_new_int64(1000000));
+	json_object_object_add(o, "io_latency_us", hist_json(&w->total));
 	json_object_object_add(o, "poll_groups", w->pgs);
 	nvmft_rpc_reply(w->req, o);
 	free(w);
@@ -298,40 +429,12 @@ static void get_stats(struct nvmft_rpc_request *req, struct json_object *params,
 	}
 }
 
-/* ---- referrals ------------------------------------------------------------------ */
-
-static void get_referrals(struct nvmft_rpc_request *req, struct json_object *params,
-			  void *ctx)
-{
-	static const struct nvmft_rpc_param spec[] = {
-		RPC_IGNORE("tgt_name"),
-	};
-
-	if (nvmft_rpc_decode(req, params, "params", spec, RPC_NELEM(spec), NULL))
-		return;
-	nvmft_rpc_reply(req, json_object_new_array());
-}
-
-static void referral_change(struct nvmft_rpc_request *req, struct json_object *params,
-			    void *ctx)
-{
-	nvmft_rpc_error(req, NVMFT_RPC_METHOD_NOT_FOUND,
-			"Method not supported: %s: this target has no discovery "
-			"referrals", nvmft_rpc_request_method(req));
-}
-
 const struct nvmft_rpc_method rpc_nvmf_stats_methods[] = {
 	{ .name = "nvmf_subsystem_get_controllers", .handler = get_controllers,
 	  .summary = "controllers of a subsystem" },
 	{ .name = "nvmf_subsystem_get_qpairs", .handler = get_qpairs,
 	  .summary = "queue pairs of a subsystem" },
 	{ .name = "nvmf_get_stats", .handler = get_stats,
-	  .summary = "per poll group and transport statistics" },
-	{ .name = "nvmf_discovery_get_referrals", .handler = get_referrals,
-	  .summary = "discovery referrals (none: not supported)" },
-	{ .name = "nvmf_discovery_add_referral", .handler = referral_change,
-	  .summary = "not supported" },
-	{ .name = "nvmf_discovery_remove_referral", .handler = referral_change,
-	  .summary = "not supported" },
+	  .summary = "per poll group, transport and qpair statistics" },
 };
 const size_t rpc_nvmf_stats_methods_count = RPC_NELEM(rpc_nvmf_stats_methods);

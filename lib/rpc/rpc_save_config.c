@@ -2,8 +2,9 @@
 /*
  * The running state as a libconfig file for nvmft_config_load(): log
  * level, wait mode, transports, bdevs, subsystems (hosts, namespaces,
- * listeners) and discovery listeners, in the order nvmft_config_apply()
- * creates them, so that loading the file recreates what runs now.
+ * listeners), discovery listeners and referrals, in the order
+ * nvmft_config_apply() creates them, so that loading the file recreates
+ * what runs now.
  *
  * What the file format cannot express is left out with a comment saying
  * so: bdevs of other backends (hbd volumes are created by their pools),
@@ -286,6 +287,23 @@ static int save_discovery_listener(const struct nvmft_listen_addr *a, bool expli
 	return explicit ? save_listener(a, arg) : 0;
 }
 
+static int save_referral(const struct nvmft_referral *ref, void *arg)
+{
+	struct save *s = arg;
+
+	if (!s->first)
+		fputc(',', s->f);
+	s->first = false;
+	fputs("\n      { traddr = ", s->f);
+	put_str(s->f, ref->addr.traddr);
+	fputs("; trsvcid = ", s->f);
+	put_str(s->f, ref->addr.trsvcid);
+	fprintf(s->f, "; adrfam = \"%s\"; subnqn = ", ref->addr.adrfam);
+	put_str(s->f, ref->subnqn);
+	fprintf(s->f, "; secure_channel = %s; }", ref->secure_channel ? "true" : "false");
+	return 0;
+}
+
 static int count_subsystems(struct nvmft_subsystem *ss, void *arg)
 {
 	if (!nvmft_subsystem_is_discovery(ss))
@@ -352,6 +370,9 @@ int nvmft_rpc_save_config(struct nvmft_tgt *tgt, char **out)
 	fputs("discovery = {\n  listeners = (", s.f);
 	s.first = true;
 	nvmf_info_foreach_tgt_listener(tgt, save_discovery_listener, &s);
+	fputs("\n  );\n  referrals = (", s.f);
+	s.first = true;
+	nvmft_tgt_foreach_referral(tgt, save_referral, &s);
 	fputs("\n  );\n};\n", s.f);
 
 	if (fclose(s.f) || !text) {

@@ -701,6 +701,7 @@ static int register_builtin(struct nvmft_rpc_server *srv)
 		{ rpc_bdev_methods, &rpc_bdev_methods_count },
 		{ rpc_nvmf_methods, &rpc_nvmf_methods_count },
 		{ rpc_nvmf_stats_methods, &rpc_nvmf_stats_methods_count },
+		{ rpc_nvmf_referral_methods, &rpc_nvmf_referral_methods_count },
 	};
 	size_t i;
 	int rc;

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * Per-runtime log: a level (atomic, so it can change while reactors log)
- * and a sink. The default sink writes one timestamped line to stderr.
+ * and a sink. The default sink writes one timestamped line to stderr;
+ * nvmft_log_syslog() is a ready-made sink for daemons.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <syslog.h>
 #include <time.h>
 
 #include "runtime/runtime_priv.h"
@@ -36,9 +38,19 @@ static const char *level_name(enum nvmft_log_level level)
 	return "?";
 }
 
-static void stderr_sink(enum nvmft_log_level level, const char *msg)
+/* "r3" on reactor 3, "main" elsewhere. */
+static void thread_tag(char *who, size_t len)
 {
 	struct nvmft_thread *t = nvmft_get_thread();
+
+	if (t)
+		snprintf(who, len, "r%u", nvmft_thread_index(t));
+	else
+		snprintf(who, len, "main");
+}
+
+static void stderr_sink(enum nvmft_log_level level, const char *msg)
+{
 	char when[32], who[16];
 	struct timespec ts;
 	struct tm tm;
@@ -46,13 +58,19 @@ static void stderr_sink(enum nvmft_log_level level, const char *msg)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	if (t)
-		snprintf(who, sizeof(who), "r%u", nvmft_thread_index(t));
-	else
-		snprintf(who, sizeof(who), "main");
+	thread_tag(who, sizeof(who));
 	/* One call: stdio locks the stream, so lines from reactors do not mix. */
 	fprintf(stderr, "%s.%03ld %s [%s] %s\n", when, ts.tv_nsec / 1000000,
 		level_name(level), who, msg);
+}
+
+void nvmft_log_syslog(void *ctx, enum nvmft_log_level level, const char *msg)
+{
+	char who[16];
+
+	/* Our levels are syslog's priorities; syslogd adds the time. */
+	thread_tag(who, sizeof(who));
+	syslog((int)level, "[%s] %s", who, msg);
 }
 
 void nvmft_runtime_set_log(struct nvmft_runtime *rt, enum nvmft_log_level level,

@@ -40,6 +40,12 @@
 #define TCP_TERM_TIMEOUT_US	(2u * 1000 * 1000)
 /* Largest PDU taken before the IC exchange: an H2CTermReq with 128 bytes. */
 #define TCP_PRE_IC_MAX_PLEN	(sizeof(struct pdu_term_req) + PDU_TERM_MAX_DATA)
+/* A connection holds at most 1/this of its reactor's data buffer pool
+ * (but always enough for one request of max_io_size). */
+#define TCP_QP_POOL_SHARE	4
+/* Logs a peer can trigger at will (timeouts, protocol errors, limits):
+ * at most one line per this period and kind, with a count of the rest. */
+#define TCP_LOG_PERIOD_US	(1000u * 1000)
 /* Data of PDUs we build that the peer may see: the largest header. */
 #define TCP_TX_PDU_MAX_BYTES	(PDU_MAX_HDR + PDU_TERM_MAX_DATA + PDU_MAX_PAD + \
 				 PDU_DIGEST_LEN)
@@ -138,6 +144,7 @@ struct tcp_rx_payload {
 
 struct tcp_transport;
 struct tcp_poll_group;
+struct tcp_sock_ops;
 
 TAILQ_HEAD(tcp_req_list, tcp_req);
 
@@ -146,6 +153,7 @@ struct tcp_qpair {
 	struct tcp_transport *tt;
 	struct tcp_poll_group *pg;		/* once added */
 	int fd;					/* until attached to a sock */
+	const struct tcp_sock_ops *sops;	/* the transport's, at accept */
 	struct nsock *sock;
 	bool sock_closed;			/* no sock or fd left */
 	bool closing;				/* teardown started */
@@ -175,15 +183,20 @@ struct tcp_qpair {
 	struct tcp_rx_payload pl;
 	TAILQ_ENTRY(tcp_qpair) rx_link;
 
-	/* requests */
+	/* requests: one mapping holds the slots, the CID bitmap and the
+	 * slots' buffers; a slot is set up on first use, so the pages of
+	 * slots an idle or shallow queue never needs stay untouched */
 	uint32_t nreqs;
+	uint32_t nreqs_used;			/* slots set up so far */
 	struct tcp_req *reqs;
 	uint8_t *icd_slab;
 	uint32_t icd_size;			/* bytes per request slot */
-	struct tcp_req_list free_reqs;
+	size_t slots_map_len;
+	struct tcp_req_list free_reqs;		/* set-up slots, LIFO */
 	uint64_t *cid_busy;			/* CIDs of active requests */
 	uint32_t nr_active;			/* NEW..EXECUTED: the host's SQ */
 	uint32_t nr_in_core;
+	uint32_t nr_bufs;			/* pool buffers its requests hold */
 
 	/* send */
 	struct tcp_tx *txq_head;
@@ -201,6 +214,7 @@ struct tcp_qpair {
 	uint32_t term_fei;
 	uint32_t term_len;
 	uint8_t term_data[PDU_TERM_MAX_DATA];
+	bool term_queued_out;			/* in a send: nothing may follow */
 	bool term_sent;
 
 	bool on_timer_list;
@@ -239,6 +253,11 @@ static inline struct tcp_req *tcp_req(struct nvmf_req *req)
  * @qpairs_freed: connections torn down.
  * @qpairs: connections now.
  * @buf_waits: requests that had to wait for pool buffers.
+ * @buf_share_waits: of those, requests whose connection held its share of
+ *	the pool already (a host that does not read its data, or a very
+ *	deep one).
+ * @connect_timeouts: connections closed for not completing a Connect in
+ *	time after the IC exchange.
  * @rx_stalls: CapsuleCmds that waited for a free request slot.
  * @rx_yields: times a qpair used up its PDU budget with bytes left.
  * @bufs_total: data buffers of the pool.
@@ -259,6 +278,8 @@ struct tcp_pg_stats {
 	uint64_t qpairs_freed;
 	uint64_t qpairs;
 	uint64_t buf_waits;
+	uint64_t buf_share_waits;
+	uint64_t connect_timeouts;
 	uint64_t rx_stalls;
 	uint64_t rx_yields;
 	uint32_t bufs_total;
@@ -267,6 +288,12 @@ struct tcp_pg_stats {
 };
 
 TAILQ_HEAD(tcp_qpair_list, tcp_qpair);
+
+/* One kind of rate-limited log line (tcp_log_limit). */
+struct tcp_log_limit {
+	uint64_t last_us;
+	uint64_t suppressed;
+};
 
 struct tcp_poll_group {
 	struct nvmf_transport_poll_group base;
@@ -289,6 +316,11 @@ struct tcp_poll_group {
 	struct nvmft_poller *timer;		/* timed, paused when idle */
 	bool timer_running;
 
+	/* what peers can make us log at will */
+	struct tcp_log_limit log_timeout;	/* ICReq / Connect deadlines */
+	struct tcp_log_limit log_proto;		/* protocol errors */
+	struct tcp_log_limit log_limit;		/* queue size exceeded */
+
 	struct tcp_pg_stats stats;
 };
 
@@ -300,8 +332,28 @@ struct tcp_listener {
 	uint16_t port;				/* bound */
 };
 
+/*
+ * How qpairs reach their connections: the sock layer's calls (sock/sock.h,
+ * whose contract holds here too: callbacks never run inside the posting
+ * call), behind an ops table so that a test or a fuzzer can put an
+ * in-memory stream under the real receive and send state machines
+ * (tcp_transport_set_sock_ops). The default is tcp_nsock_ops.
+ */
+struct tcp_sock_ops {
+	int (*attach)(struct sock_group *g, int fd, const struct nsock_cbs *cbs,
+		      void *ctx, struct nsock **out);
+	int (*recv)(struct nsock *s, void *buf, size_t len);
+	int (*sendv)(struct nsock *s, const struct iovec *iov, int iovcnt);
+	bool (*recv_pending)(const struct nsock *s);
+	bool (*send_pending)(const struct nsock *s);
+	void (*close)(struct nsock *s);
+};
+
+extern const struct tcp_sock_ops tcp_nsock_ops;
+
 struct tcp_transport {
 	struct nvmf_transport base;
+	const struct tcp_sock_ops *sock;	/* tcp_nsock_ops but in tests */
 	struct nvmft_runtime *rt;
 	struct nvmft_thread *app_thread;
 	struct sock_group *lgroup;		/* app reactor: listeners */
@@ -310,6 +362,8 @@ struct tcp_transport {
 	bool destroying;
 	nvmft_msg_fn destroy_done;
 	void *destroy_arg;
+	/* pool buffers one connection may hold (TCP_QP_POOL_SHARE) */
+	uint32_t qp_max_bufs;
 	/* poll group of each reactor (written and read on that reactor) */
 	unsigned int nr_pgs;
 	struct tcp_poll_group **pgs;
@@ -320,6 +374,16 @@ struct tcp_transport {
 /* ---- tcp_transport.c ----------------------------------------------------- */
 /* Free a qpair that never reached a poll group (app reactor). */
 void tcp_qpair_free(struct tcp_qpair *qp);
+/*
+ * Test seams (app reactor). set_sock_ops: connections accepted from now on
+ * use @ops (NULL: the sock layer again). new_conn: serve @fd (handed over;
+ * -1 is fine with ops that ignore it) from @peer as if a listener had
+ * accepted it.
+ */
+void tcp_transport_set_sock_ops(struct nvmf_transport *t,
+				const struct tcp_sock_ops *ops);
+void tcp_transport_new_conn(struct nvmf_transport *t, int fd,
+			    const struct sockaddr *peer);
 
 /* ---- tcp_poll_group.c ---------------------------------------------------- */
 int tcp_poll_group_create(struct nvmf_transport *t, struct nvmf_poll_group *pg,
@@ -346,9 +410,12 @@ void tcp_pg_put_bufs(struct tcp_poll_group *pg, void **bufs, uint32_t n);
 /* Ask the poller to resume / flush this qpair during this loop turn. */
 void tcp_pg_schedule_rx(struct tcp_qpair *qp);
 void tcp_pg_schedule_flush(struct tcp_qpair *qp);
-/* Watch a deadline of @qp (ICReq, TermReq) / stop watching. */
+/* Watch a deadline of @qp (ICReq, Connect, TermReq) / stop watching. */
 void tcp_pg_timer_add(struct tcp_qpair *qp);
 void tcp_pg_timer_del(struct tcp_qpair *qp);
+/* May a line of kind @l be logged now (one per TCP_LOG_PERIOD_US)? When
+ * it may, *@suppressed tells how many were skipped since the last one. */
+bool tcp_log_limit(struct tcp_log_limit *l, uint64_t *suppressed);
 
 /*
  * The transport gives up on @qp (peer gone, fatal error sent, timeout):

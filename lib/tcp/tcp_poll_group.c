@@ -107,6 +107,20 @@ void tcp_pg_timer_del(struct tcp_qpair *qp)
 	}
 }
 
+bool tcp_log_limit(struct tcp_log_limit *l, uint64_t *suppressed)
+{
+	uint64_t now = nvmft_now_us();
+
+	if (l->last_us && now - l->last_us < TCP_LOG_PERIOD_US) {
+		l->suppressed++;
+		return false;
+	}
+	l->last_us = now;
+	*suppressed = l->suppressed;
+	l->suppressed = 0;
+	return true;
+}
+
 /* ---- pollers --------------------------------------------------------------- */
 
 static int tcp_pg_poll(void *arg)
@@ -137,6 +151,26 @@ static int tcp_pg_poll(void *arg)
 	return work;
 }
 
+/* A connection that is not set up in time goes (rate-limited log). */
+static void tcp_pg_setup_timeout(struct tcp_poll_group *pg,
+				 struct tcp_qpair *qp, const char *what)
+{
+	uint64_t skipped;
+
+	if (!tcp_log_limit(&pg->log_timeout, &skipped))
+		return;
+	TCP_LOG(pg->tt, NVMFT_LOG_NOTICE,
+		"%s:%s: no %s within %u ms, closing (%llu more such closes not logged)",
+		qp->addrs.peer.traddr, qp->addrs.peer.trsvcid, what,
+		pg->tt->base.opts.icreq_timeout_ms, (unsigned long long)skipped);
+}
+
+/*
+ * Deadlines: ICReq within icreq_timeout_ms of accept, then a successful
+ * Connect within icreq_timeout_ms of the IC exchange (nothing else would
+ * close a connection that idles between the two: keep-alive starts with
+ * the controller), and a C2HTermReq on its way within TCP_TERM_TIMEOUT_US.
+ */
 static int tcp_pg_timer_poll(void *arg)
 {
 	struct tcp_poll_group *pg = arg;
@@ -157,17 +191,18 @@ static int tcp_pg_timer_poll(void *arg)
 			TCP_LOG(pg->tt, NVMFT_LOG_WARN,
 				"%s:%s: C2HTermReq not sent in time, closing",
 				qp->addrs.peer.traddr, qp->addrs.peer.trsvcid);
-		} else if (!qp->ic_done) {
-			if (now - qp->timer_start_us < ic_us)
-				continue;
-			pg->stats.icreq_timeouts++;
-			TCP_LOG(pg->tt, NVMFT_LOG_NOTICE,
-				"%s:%s: no ICReq within %u ms, closing",
-				qp->addrs.peer.traddr, qp->addrs.peer.trsvcid,
-				pg->tt->base.opts.icreq_timeout_ms);
-		} else {
+		} else if (qp->ic_done && qp->base.state != NVMF_QPAIR_NEW) {
+			/* connected (or going anyway) */
 			tcp_pg_timer_del(qp);
 			continue;
+		} else if (now - qp->timer_start_us < ic_us) {
+			continue;
+		} else if (!qp->ic_done) {
+			pg->stats.icreq_timeouts++;
+			tcp_pg_setup_timeout(pg, qp, "ICReq");
+		} else {
+			pg->stats.connect_timeouts++;
+			tcp_pg_setup_timeout(pg, qp, "Connect");
 		}
 		tcp_pg_timer_del(qp);
 		tcp_qpair_disconnect(qp);
@@ -339,7 +374,7 @@ int tcp_poll_group_add(struct nvmf_transport_poll_group *tpg,
 	rc = tcp_reqs_alloc(qp);
 	if (rc)
 		goto out_fail;
-	rc = sock_attach(pg->sgroup, qp->fd, &tcp_sock_cbs, qp, &qp->sock);
+	rc = qp->sops->attach(pg->sgroup, qp->fd, &tcp_sock_cbs, qp, &qp->sock);
 	if (rc)
 		goto out_fail;
 	qp->fd = -1;
@@ -371,7 +406,7 @@ static void tcp_qpair_start_close(struct tcp_qpair *qp)
 	tcp_pg_unschedule_rx(qp);
 	tcp_pg_unschedule_flush(qp);
 	if (qp->sock)
-		nsock_close(qp->sock);
+		qp->sops->close(qp->sock);
 }
 
 void tcp_qpair_disconnect(struct tcp_qpair *qp)

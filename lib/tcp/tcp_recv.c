@@ -72,13 +72,16 @@ static const char *peer(const struct tcp_qpair *qp)
 
 void tcp_rx_fatal(struct tcp_qpair *qp, uint16_t fes, uint32_t fei)
 {
+	uint64_t skipped;
+
 	if (qp->rx_state == TCP_RX_ERROR || qp->rx_state == TCP_RX_QUIESCING)
 		return;
-	TCP_LOG(qp->tt, NVMFT_LOG_WARN,
-		"%s:%s: fatal protocol error in %s PDU (FES %u, FEI %u): sending C2HTermReq",
-		peer(qp), qp->addrs.peer.trsvcid,
-		qp->hdr_got ? pdu_type_name(qp->hdr.ch.type) : "no",
-		fes, fei);
+	if (tcp_log_limit(&qp->pg->log_proto, &skipped))
+		TCP_LOG(qp->tt, NVMFT_LOG_WARN,
+			"%s:%s: fatal protocol error in %s PDU (FES %u, FEI %u): sending C2HTermReq (%llu more protocol errors not logged)",
+			peer(qp), qp->addrs.peer.trsvcid,
+			qp->hdr_got ? pdu_type_name(qp->hdr.ch.type) : "no",
+			fes, fei, (unsigned long long)skipped);
 	/* The offending header goes back with it, as far as we have it. */
 	tcp_tx_term_req(qp, fes, fei, qp->hdr.raw, qp->hdr_got);
 	rx_set_state(qp, TCP_RX_ERROR);
@@ -165,6 +168,9 @@ static enum rx_rc rx_icreq(struct tcp_qpair *qp)
 	qp->params.maxh2cdata = o->io_unit_size;
 	qp->host_maxr2t = le32toh(ic->maxr2t);
 	qp->ic_done = true;
+	/* The Connect deadline runs from here (the qpair stays on the
+	 * timer list until the core makes it ACTIVE). */
+	qp->timer_start_us = nvmft_now_us();
 
 	hd = qp->params.hdgst ? PDU_DIGEST_LEN : 0;
 	dd = qp->params.ddgst ? PDU_DIGEST_LEN : 0;
@@ -174,7 +180,6 @@ static enum rx_rc rx_icreq(struct tcp_qpair *qp)
 		   o->io_unit_size + dd;
 	qp->max_plen = cmd_max > data_max ? cmd_max : data_max;
 
-	tcp_pg_timer_del(qp);
 	qp->tx_icresp.kind = TCP_TX_ICRESP;
 	qp->tx_icresp.req = NULL;
 	tcp_tx_queue(qp, &qp->tx_icresp);
@@ -226,14 +231,17 @@ static enum rx_rc rx_capsule(struct tcp_qpair *qp)
 	const struct nvmft_transport_opts *o = &qp->tt->base.opts;
 	uint32_t limit = qp->base.sq_size;
 	struct tcp_req *r;
+	uint64_t skipped;
 
 	if (!limit)	/* before Connect: the deeper of the two queue kinds */
 		limit = o->max_queue_depth > o->max_aq_depth ?
 			o->max_queue_depth : o->max_aq_depth;
 	if (qp->nr_active >= limit) {
-		TCP_LOG(qp->tt, NVMFT_LOG_WARN,
-			"%s:%s: more than %u commands outstanding",
-			peer(qp), qp->addrs.peer.trsvcid, limit);
+		if (tcp_log_limit(&qp->pg->log_limit, &skipped))
+			TCP_LOG(qp->tt, NVMFT_LOG_WARN,
+				"%s:%s: more than %u commands outstanding (%llu more not logged)",
+				peer(qp), qp->addrs.peer.trsvcid, limit,
+				(unsigned long long)skipped);
 		tcp_rx_fatal(qp, PDU_FES_PDU_SEQUENCE_ERROR, 0);
 		return RX_STOP;
 	}
@@ -271,7 +279,7 @@ static enum rx_rc rx_h2c_data(struct tcp_qpair *qp)
 	struct tcp_req *r;
 	size_t off;
 
-	if (ttag >= qp->nreqs) {
+	if (ttag >= qp->nreqs_used) {
 		tcp_rx_fatal(qp, PDU_FES_INVALID_HEADER_FIELD, FEI_H2C_TTAG);
 		return RX_STOP;
 	}
@@ -314,6 +322,7 @@ static enum rx_rc rx_h2c_data(struct tcp_qpair *qp)
 static enum rx_rc rx_await_psh(struct tcp_qpair *qp)
 {
 	const struct pdu_common *ch = &qp->hdr.ch;
+	uint64_t skipped;
 	uint32_t fei;
 	int fes;
 
@@ -336,10 +345,12 @@ static enum rx_rc rx_await_psh(struct tcp_qpair *qp)
 		return rx_icreq(qp);
 	case PDU_H2C_TERM_REQ:
 		qp->pg->stats.term_reqs_received++;
-		TCP_LOG(qp->tt, NVMFT_LOG_NOTICE,
-			"%s:%s: H2CTermReq FES %u FEI %u: closing",
-			peer(qp), qp->addrs.peer.trsvcid,
-			le16toh(qp->hdr.term.fes), le32toh(qp->hdr.term.fei));
+		if (tcp_log_limit(&qp->pg->log_proto, &skipped))
+			TCP_LOG(qp->tt, NVMFT_LOG_NOTICE,
+				"%s:%s: H2CTermReq FES %u FEI %u: closing (%llu more protocol errors not logged)",
+				peer(qp), qp->addrs.peer.trsvcid,
+				le16toh(qp->hdr.term.fes), le32toh(qp->hdr.term.fei),
+				(unsigned long long)skipped);
 		rx_set_state(qp, TCP_RX_QUIESCING);
 		tcp_qpair_disconnect(qp);
 		return RX_STOP;
@@ -377,10 +388,14 @@ static enum rx_rc rx_payload_done(struct tcp_qpair *qp)
 		   pdu_digest_get(pl->ddgst) != pdu_crc_final(pl->crc);
 
 	if (bad) {
-		TCP_LOG(qp->tt, NVMFT_LOG_WARN,
-			"%s:%s: data digest error in %s (cid %u)",
-			peer(qp), qp->addrs.peer.trsvcid,
-			pdu_type_name(qp->hdr.ch.type), r->req.cmd.cid);
+		uint64_t skipped;
+
+		if (tcp_log_limit(&qp->pg->log_proto, &skipped))
+			TCP_LOG(qp->tt, NVMFT_LOG_WARN,
+				"%s:%s: data digest error in %s (cid %u; %llu more protocol errors not logged)",
+				peer(qp), qp->addrs.peer.trsvcid,
+				pdu_type_name(qp->hdr.ch.type), r->req.cmd.cid,
+				(unsigned long long)skipped);
 		tcp_req_data_digest_error(r);
 	}
 	rx_set_state(qp, TCP_RX_AWAIT_PDU_READY);
@@ -452,11 +467,11 @@ static void rx_post(struct tcp_qpair *qp)
 	if (qp->closing || !qp->sock)
 		return;
 	if (qp->rx_direct) {
-		rc = nsock_recv(qp->sock, (uint8_t *)pl->iov[pl->iov_idx].iov_base +
+		rc = qp->sops->recv(qp->sock, (uint8_t *)pl->iov[pl->iov_idx].iov_base +
 				pl->iov_off, qp->rx_direct_len);
 	} else {
 		qp->rx_head = qp->rx_tail = 0;
-		rc = nsock_recv(qp->sock, qp->rxbuf, TCP_RX_BUF_SIZE);
+		rc = qp->sops->recv(qp->sock, qp->rxbuf, TCP_RX_BUF_SIZE);
 	}
 	if (rc) {
 		TCP_LOG(qp->tt, NVMFT_LOG_ERR, "%s:%s: cannot receive: %s",
@@ -471,7 +486,7 @@ void tcp_rx_process(struct tcp_qpair *qp)
 	unsigned int budget = TCP_RX_BUDGET;
 	enum rx_rc rc = RX_CONTINUE;
 
-	if (!qp->sock || qp->closing || nsock_recv_pending(qp->sock))
+	if (!qp->sock || qp->closing || qp->sops->recv_pending(qp->sock))
 		return;
 	while (rc == RX_CONTINUE) {
 		if (qp->closing)

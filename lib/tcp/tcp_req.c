@@ -5,7 +5,8 @@
  *   FREE → NEW → [NEED_BUFFER] → [TRANSFERRING_H2C] → READY_TO_EXECUTE
  *        → EXECUTING (core) → EXECUTED → [TRANSFERRING_C2H] → COMPLETED → FREE
  *
- * Requests are preallocated per qpair, each with a small buffer of its own
+ * Request slots are reserved per qpair (set up on first use, so an idle
+ * connection costs a few pages), each with a small buffer of its own
  * (in-capsule data size, at least 8 KiB) that takes in-capsule data and any
  * transfer that fits it; bigger transfers take io_unit_size buffers from the
  * poll group's pool, or wait for them in FIFO order (NEED_BUFFER). A request
@@ -19,8 +20,9 @@
  *   Header Field, FEI = offset of CID in the CapsuleCmd PDU (10);
  * - bad SGLs fail the command (status with DNR): wrong type → SGL
  *   Descriptor Type Invalid; in-capsule offset != 0 → SGL Offset Invalid;
- *   in-capsule data longer than the queue accepts, not matching the SGL
- *   length, or a transfer beyond max_io_size → Data SGL Length Invalid.
+ *   in-capsule data longer than the queue accepts, or not matching the SGL
+ *   length → Data SGL Length Invalid; a transfer beyond max_io_size (MDTS)
+ *   → Invalid Field in Command, as the spec says for MDTS.
  * - a data digest error fails the command with Transient Transport Error
  *   (generic 22h, retryable) once all its data is in; the connection stays.
  */
@@ -28,6 +30,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <nvme/types.h>
 
@@ -92,11 +95,18 @@ void tcp_req_set_state(struct tcp_req *r, enum tcp_req_state st)
 
 /* ---- allocation ------------------------------------------------------------ */
 
+static size_t page_round(size_t n)
+{
+	return (n + 4095) & ~(size_t)4095;
+}
+
 int tcp_reqs_alloc(struct tcp_qpair *qp)
 {
 	const struct nvmft_transport_opts *o = &qp->tt->base.opts;
 	uint32_t depth = o->max_queue_depth > o->max_aq_depth ?
 			 o->max_queue_depth : o->max_aq_depth;
+	size_t req_bytes, cid_bytes = CID_WORDS * sizeof(uint64_t);
+	uint8_t *mem;
 
 	/*
 	 * The qid is known only after Connect: size for the deeper queue. A
@@ -104,36 +114,29 @@ int tcp_reqs_alloc(struct tcp_qpair *qp)
 	 * response it has while our send completion is still to come.
 	 */
 	qp->nreqs = depth + depth / 4 + 1;
+	qp->nreqs_used = 0;
 	qp->icd_size = o->in_capsule_data_size > NVMF_ADMIN_ICDSZ ?
 		       o->in_capsule_data_size : NVMF_ADMIN_ICDSZ;
-	qp->reqs = calloc(qp->nreqs, sizeof(*qp->reqs));
-	/* Not zeroed: pages are touched only by the slots in use. */
-	qp->icd_slab = malloc((size_t)qp->nreqs * qp->icd_size);
-	qp->cid_busy = calloc(CID_WORDS, sizeof(uint64_t));
-	if (!qp->reqs || !qp->icd_slab || !qp->cid_busy) {
-		free(qp->reqs);
-		free(qp->icd_slab);
-		free(qp->cid_busy);
+	/*
+	 * Anonymous memory, not the heap: its pages are zero and cost
+	 * nothing until touched (a heap block may be recycled, or zeroed by
+	 * calloc), and slots are set up only when first needed, so an idle
+	 * connection holds a few pages, not queue depth x slot size.
+	 */
+	req_bytes = page_round((size_t)qp->nreqs * sizeof(*qp->reqs));
+	qp->slots_map_len = req_bytes + page_round(cid_bytes) +
+			    page_round((size_t)qp->nreqs * qp->icd_size);
+	mem = mmap(NULL, qp->slots_map_len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED) {
 		qp->reqs = NULL;
-		qp->icd_slab = NULL;
-		qp->cid_busy = NULL;
 		qp->nreqs = 0;
 		return -ENOMEM;
 	}
+	qp->reqs = (struct tcp_req *)mem;
+	qp->cid_busy = (uint64_t *)(mem + req_bytes);
+	qp->icd_slab = mem + req_bytes + page_round(cid_bytes);
 	TAILQ_INIT(&qp->free_reqs);
-	for (uint32_t i = 0; i < qp->nreqs; i++) {
-		struct tcp_req *r = &qp->reqs[i];
-
-		r->qp = qp;
-		r->ttag = (uint16_t)i;
-		r->state = TCP_REQ_FREE;
-		r->icd = qp->icd_slab + (size_t)i * qp->icd_size;
-		r->tx_r2t.kind = TCP_TX_R2T;
-		r->tx_r2t.req = r;
-		r->tx_rsp.kind = TCP_TX_RSP;
-		r->tx_rsp.req = r;
-		TAILQ_INSERT_TAIL(&qp->free_reqs, r, link);
-	}
 	if (qp->pg)
 		qp->pg->stats.req_states[TCP_REQ_FREE] += qp->nreqs;
 	return 0;
@@ -143,31 +146,53 @@ void tcp_reqs_free(struct tcp_qpair *qp)
 {
 	if (!qp->reqs)
 		return;
-	for (uint32_t i = 0; i < qp->nreqs; i++) {
+	for (uint32_t i = 0; i < qp->nreqs_used; i++) {
 		struct tcp_req *r = &qp->reqs[i];
 
 		if (qp->pg) {
-			if (r->nbufs)
+			if (r->nbufs) {
 				tcp_pg_put_bufs(qp->pg, r->bufs, r->nbufs);
+				qp->nr_bufs -= r->nbufs;
+				r->nbufs = 0;
+			}
 			qp->pg->stats.req_states[r->state]--;
 		}
 	}
-	free(qp->reqs);
-	free(qp->icd_slab);
-	free(qp->cid_busy);
+	if (qp->pg)
+		qp->pg->stats.req_states[TCP_REQ_FREE] -= qp->nreqs - qp->nreqs_used;
+	munmap(qp->reqs, qp->slots_map_len);
 	qp->reqs = NULL;
 	qp->icd_slab = NULL;
 	qp->cid_busy = NULL;
 	qp->nreqs = 0;
+	qp->nreqs_used = 0;
+}
+
+/* First use of slot @i (zero until now: state FREE, no buffers). */
+static struct tcp_req *tcp_req_setup(struct tcp_qpair *qp, uint32_t i)
+{
+	struct tcp_req *r = &qp->reqs[i];
+
+	r->qp = qp;
+	r->ttag = (uint16_t)i;
+	r->icd = qp->icd_slab + (size_t)i * qp->icd_size;
+	r->tx_r2t.kind = TCP_TX_R2T;
+	r->tx_r2t.req = r;
+	r->tx_rsp.kind = TCP_TX_RSP;
+	r->tx_rsp.req = r;
+	return r;
 }
 
 struct tcp_req *tcp_req_get(struct tcp_qpair *qp)
 {
 	struct tcp_req *r = TAILQ_FIRST(&qp->free_reqs);
 
-	if (!r)
+	if (r)
+		TAILQ_REMOVE(&qp->free_reqs, r, link);
+	else if (qp->nreqs_used < qp->nreqs)
+		r = tcp_req_setup(qp, qp->nreqs_used++);
+	else
 		return NULL;
-	TAILQ_REMOVE(&qp->free_reqs, r, link);
 	r->req.qpair = &qp->base;
 	memset(&r->req.rsp, 0, sizeof(r->req.rsp));
 	r->req.xfer = NVMF_XFER_NONE;
@@ -193,6 +218,7 @@ static void tcp_req_release(struct tcp_req *r)
 	}
 	if (r->nbufs) {
 		tcp_pg_put_bufs(qp->pg, r->bufs, r->nbufs);
+		qp->nr_bufs -= r->nbufs;
 		r->nbufs = 0;
 	}
 	r->req.iovcnt = 0;
@@ -219,24 +245,45 @@ static void tcp_req_dispatch(struct tcp_req *r)
 	nvmf_req_exec(&r->req);
 }
 
+/* Pool buffers a transport-SGL transfer of @r takes (0: its own fits). */
+static uint32_t tcp_req_bufs_needed(const struct tcp_req *r)
+{
+	uint32_t unit = r->qp->tt->base.opts.io_unit_size;
+
+	if (r->req.length <= r->qp->icd_size)
+		return 0;
+	return (r->req.length + unit - 1) / unit;
+}
+
+/*
+ * A connection holds at most its share of the pool (tt->qp_max_bufs): a
+ * host that stops reading keeps its data buffers until its sends
+ * complete, and must not take the buffers every other connection of the
+ * reactor needs.
+ */
+static bool tcp_req_over_share(const struct tcp_req *r)
+{
+	return r->qp->nr_bufs + tcp_req_bufs_needed(r) > r->qp->tt->qp_max_bufs;
+}
+
 /* Data buffers for a transport-SGL transfer: the slot's own buffer when
  * it fits, else whole io units from the pool. */
 static bool tcp_req_get_data_bufs(struct tcp_req *r)
 {
 	struct tcp_qpair *qp = r->qp;
 	uint32_t unit = qp->tt->base.opts.io_unit_size;
-	uint32_t len = r->req.length, n;
+	uint32_t len = r->req.length, n = tcp_req_bufs_needed(r);
 
-	if (len <= qp->icd_size) {
+	if (n == 0) {
 		r->req.iov[0].iov_base = r->icd;
 		r->req.iov[0].iov_len = len;
 		r->req.iovcnt = 1;
 		return true;
 	}
-	n = (len + unit - 1) / unit;
 	if (!tcp_pg_get_bufs(qp->pg, r->bufs, n))
 		return false;
 	r->nbufs = (uint16_t)n;
+	qp->nr_bufs += n;
 	for (uint32_t i = 0; i < n; i++) {
 		r->req.iov[i].iov_base = r->bufs[i];
 		r->req.iov[i].iov_len = i + 1 < n ? unit : len - i * unit;
@@ -271,11 +318,14 @@ static void tcp_req_need_bufs(struct tcp_req *r)
 	struct tcp_poll_group *pg = r->qp->pg;
 
 	/* FIFO: nobody overtakes a request already waiting. */
-	if (TAILQ_EMPTY(&pg->buf_waiters) && tcp_req_get_data_bufs(r)) {
+	if (TAILQ_EMPTY(&pg->buf_waiters) && !tcp_req_over_share(r) &&
+	    tcp_req_get_data_bufs(r)) {
 		tcp_req_have_bufs(r);
 		return;
 	}
 	pg->stats.buf_waits++;
+	if (tcp_req_over_share(r))
+		pg->stats.buf_share_waits++;
 	tcp_req_set_state(r, TCP_REQ_NEED_BUFFER);
 	r->queued = true;
 	TAILQ_INSERT_TAIL(&pg->buf_waiters, r, link);
@@ -283,16 +333,20 @@ static void tcp_req_need_bufs(struct tcp_req *r)
 
 unsigned int tcp_req_serve_buf_waiters(struct tcp_poll_group *pg)
 {
-	struct tcp_req *r;
+	struct tcp_req *r, *next;
 	unsigned int n = 0;
 
-	while ((r = TAILQ_FIRST(&pg->buf_waiters))) {
+	for (r = TAILQ_FIRST(&pg->buf_waiters); r; r = next) {
+		next = TAILQ_NEXT(r, link);
 		if (r->qp->closing) {
 			/* tcp_reqs_abort recycles it once the sock is closed */
 			TAILQ_REMOVE(&pg->buf_waiters, r, link);
 			r->queued = false;
 			continue;
 		}
+		/* Over its connection's share: the others go first. */
+		if (tcp_req_over_share(r))
+			continue;
 		if (!tcp_req_get_data_bufs(r))
 			break;
 		TAILQ_REMOVE(&pg->buf_waiters, r, link);
@@ -316,6 +370,13 @@ static uint16_t tcp_req_check_sgl(struct tcp_qpair *qp, struct tcp_req *r,
 	*incapsule = false;
 	switch (r->req.xfer) {
 	case NVMF_XFER_INVALID:
+		/* Bidirectional data cannot move over NVMe/TCP; with no data
+		 * at all the opcode is the core's to judge (an unknown one
+		 * must get Invalid Command Opcode, not Invalid Field). */
+		if (len == 0 && icd_len == 0) {
+			r->req.length = 0;
+			return 0;
+		}
 		return SGL_STATUS(NVME_SC_INVALID_FIELD);
 	case NVMF_XFER_NONE:
 		return icd_len ? SGL_STATUS(NVME_SC_SGL_INVALID_DATA) : 0;
@@ -337,8 +398,12 @@ static uint16_t tcp_req_check_sgl(struct tcp_qpair *qp, struct tcp_req *r,
 		return 0;
 	}
 	if (sgl->type == NVMFT_SGL_TRANSPORT) {
-		if (icd_len || len > o->max_io_size)
+		if (icd_len)
 			return SGL_STATUS(NVME_SC_SGL_INVALID_DATA);
+		/* beyond MDTS: the status the spec gives for MDTS (and the
+		 * core's own check of NLB) is Invalid Field in Command */
+		if (len > o->max_io_size)
+			return SGL_STATUS(NVME_SC_INVALID_FIELD);
 		r->req.length = len;
 		return 0;
 	}
@@ -444,7 +509,7 @@ void tcp_req_sent(struct tcp_req *r)
 
 void tcp_reqs_abort(struct tcp_qpair *qp)
 {
-	for (uint32_t i = 0; i < qp->nreqs; i++) {
+	for (uint32_t i = 0; i < qp->nreqs_used; i++) {
 		struct tcp_req *r = &qp->reqs[i];
 
 		if (r->state == TCP_REQ_FREE || r->state == TCP_REQ_EXECUTING)

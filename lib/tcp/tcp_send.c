@@ -244,11 +244,11 @@ void tcp_tx_flush(struct tcp_qpair *qp)
 	int rc;
 
 	if (qp->closing || !qp->sock || !qp->txq_head ||
-	    nsock_send_pending(qp->sock))
+	    qp->sops->send_pending(qp->sock))
 		return;
 	qp->arena_used = 0;
 	qp->tx_iovcnt = 0;
-	while ((tx = qp->txq_head)) {
+	while ((tx = qp->txq_head) && !qp->term_queued_out) {
 		if (!emit(qp, tx))
 			break;
 		qp->txq_head = tx->next;
@@ -257,10 +257,14 @@ void tcp_tx_flush(struct tcp_qpair *qp)
 		tx->next = NULL;
 		*qp->sent_tail = tx;
 		qp->sent_tail = &tx->next;
+		/* A C2HTermReq is the last PDU of a connection: what completes
+		 * after the fatal error stays queued until the close drops it. */
+		if (tx->kind == TCP_TX_TERM)
+			qp->term_queued_out = true;
 	}
 	if (!qp->tx_iovcnt)
 		return;
-	rc = nsock_sendv(qp->sock, qp->tx_iov, qp->tx_iovcnt);
+	rc = qp->sops->sendv(qp->sock, qp->tx_iov, qp->tx_iovcnt);
 	if (rc) {
 		TCP_LOG(qp->tt, NVMFT_LOG_ERR, "%s:%s: send failed: %s",
 			qp->addrs.peer.traddr, qp->addrs.peer.trsvcid,

@@ -137,6 +137,7 @@ static int tcp_create(struct nvmft_tgt *tgt,
 {
 	struct nvmft_thread *t = nvmft_get_thread();
 	struct tcp_transport *tt;
+	uint32_t per_req;
 	int rc;
 
 	if (!t)
@@ -148,10 +149,15 @@ static int tcp_create(struct nvmft_tgt *tgt,
 	if (!tt)
 		return -ENOMEM;
 	tt->base.ops = &nvmf_tcp_ops;
+	tt->sock = &tcp_nsock_ops;
 	tt->base.tgt = tgt;
 	tt->base.opts = *opts;
 	tt->rt = nvmft_tgt_get_runtime(tgt);
 	tt->app_thread = t;
+	tt->qp_max_bufs = opts->num_shared_buffers / TCP_QP_POOL_SHARE;
+	per_req = (opts->max_io_size + opts->io_unit_size - 1) / opts->io_unit_size;
+	if (tt->qp_max_bufs < per_req)
+		tt->qp_max_bufs = per_req;
 	TAILQ_INIT(&tt->listeners);
 	tt->nr_pgs = nvmft_runtime_nr_threads(tt->rt);
 	tt->pgs = calloc(tt->nr_pgs, sizeof(*tt->pgs));
@@ -301,44 +307,79 @@ void tcp_qpair_free(struct tcp_qpair *qp)
 	free(qp);
 }
 
-static void tcp_accept(struct sock_listener *sl, int fd,
-		       const struct sockaddr *peer, socklen_t peer_len,
-		       void *ctx)
+const struct tcp_sock_ops tcp_nsock_ops = {
+	.attach = sock_attach,
+	.recv = nsock_recv,
+	.sendv = nsock_sendv,
+	.recv_pending = nsock_recv_pending,
+	.send_pending = nsock_send_pending,
+	.close = nsock_close,
+};
+
+void tcp_transport_set_sock_ops(struct nvmf_transport *t,
+				const struct tcp_sock_ops *ops)
 {
-	struct tcp_listener *l = ctx;
-	struct tcp_transport *tt = l->tt;
+	struct tcp_transport *tt = container_of(t, struct tcp_transport, base);
+
+	tt->sock = ops ? ops : &tcp_nsock_ops;
+}
+
+/* @local_fallback: the listener's address, in case the socket cannot tell. */
+static void tcp_new_qpair(struct tcp_transport *tt, int fd,
+			  const struct sockaddr *peer,
+			  const struct nvmft_listen_addr *local_fallback)
+{
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
 	struct tcp_qpair *qp;
 
-	(void)sl;
-	(void)peer_len;
 	if (tt->destroying) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	qp = calloc(1, sizeof(*qp));
 	if (!qp) {
 		TCP_LOG(tt, NVMFT_LOG_ERR, "no memory for a new connection");
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	qp->base.transport = &tt->base;
 	qp->tt = tt;
+	qp->sops = tt->sock;
 	qp->fd = fd;
 	/* The spec default; Connect may turn it off (CATTR). */
 	qp->base.sq_flow_control = true;
 	qp->timer_start_us = nvmft_now_us();
 	addr_from_sockaddr(&qp->addrs.peer, peer);
-	if (getsockname(fd, (struct sockaddr *)&local, &len) == 0)
+	if (fd >= 0 && getsockname(fd, (struct sockaddr *)&local, &len) == 0)
 		addr_from_sockaddr(&qp->addrs.local, (struct sockaddr *)&local);
-	else
-		qp->addrs.local = l->addr;
+	else if (local_fallback)
+		qp->addrs.local = *local_fallback;
 	TCP_LOG(tt, NVMFT_LOG_DEBUG, "connection from %s:%s to %s:%s",
 		qp->addrs.peer.traddr, qp->addrs.peer.trsvcid,
 		qp->addrs.local.traddr, qp->addrs.local.trsvcid);
 	/* From here the core owns placing it (or calls qpair_fini). */
 	nvmf_tgt_new_qpair(tt->base.tgt, &qp->base);
+}
+
+static void tcp_accept(struct sock_listener *sl, int fd,
+		       const struct sockaddr *peer, socklen_t peer_len,
+		       void *ctx)
+{
+	struct tcp_listener *l = ctx;
+
+	(void)sl;
+	(void)peer_len;
+	tcp_new_qpair(l->tt, fd, peer, &l->addr);
+}
+
+void tcp_transport_new_conn(struct nvmf_transport *t, int fd,
+			    const struct sockaddr *peer)
+{
+	tcp_new_qpair(container_of(t, struct tcp_transport, base), fd, peer,
+		      NULL);
 }
 
 /* ---- listeners ------------------------------------------------------------ */

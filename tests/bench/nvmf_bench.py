@@ -1,47 +1,159 @@
 #!/usr/bin/env python3
-"""nvmf-tgtd + nvmft-perf benchmark (make bench).
+"""nvmf-tgtd + nvmft-perf benchmark suite (make bench).
 
-The target runs as users run it: `taskset -c 0 nvmf-tgtd` (one reactor, a
-null namespace); nvmft-perf runs pinned to CPU 1. Engines (io_uring, epoll)
-alternate A B A B ... so that machine drift cancels out; the figures are
-medians over the rounds, the ratios are taken pair by pair.
+The target runs as users run it: `taskset -c 0 nvmf-tgtd -c FILE` (one
+reactor); nvmft-perf runs pinned to CPU 1. Each study compares
+configurations A, B, ... that alternate A B A B ... round after round so
+that machine drift cancels out; figures are medians over the rounds with
+their range, and ratios are taken pair by pair (same round) before the
+median. Target CPU comes from /proc/PID/stat over exactly the measured
+window (nvmft-perf --marks).
 
-Usage: nvmf_bench.py BUILD_DIR   (env: BENCH_SECONDS, BENCH_ROUNDS,
-BENCH_WAIT=adaptive|poll|interrupt, BENCH_CASES=comma list)
+Studies (default run, < 15 minutes):
+  main      malloc namespace: io_uring vs epoll target, and the loopback
+            limit (bench_loopback: the same traffic with no NVMe work), for
+            4K randread QD 1/32/128, 4K randwrite QD32, 70/30 QD32, 128K
+            seq read/write QD16; idle CPU; goals of issue 7
+  digest    header + data digests off vs on
+  wait      adaptive vs poll wait mode (and idle CPU of each)
+  backend   malloc vs null namespace
+  scaling   1, 4, 16, 64, 256 connections (QD 16 each)
+  idle_rss  target memory per idle connection at 1,000 and 10,000
+BENCH_FULL=1 adds the whole matrix: every case for {null, malloc} x
+{digests off, on} x {io_uring, epoll} x {poll, adaptive}.
+
+Environment: BENCH_SECONDS (4), BENCH_RAMP (1), BENCH_ROUNDS (3),
+BENCH_FULL=1, BENCH_STUDIES=main,digest,... (subset), BENCH_CASES=a,b
+(subset of cases), BENCH_PLOTS=0 (no gnuplot), BENCH_NO_INSTALL=1 (do not
+apt-get gnuplot).
+
+Results: BUILD/bench-results/nvmf.json, plots in BUILD/bench-results/plots/.
+Usage: nvmf_bench.py BUILD_DIR
 """
 import json
 import os
-import re
+import resource
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_report  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 TGTD = os.path.join(BUILD, "bin", "nvmf-tgtd")
 PERF = os.path.join(BUILD, "bin", "nvmft-perf")
-SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+LOOPBACK = os.path.join(BUILD, "tests", "bench", "bench_loopback")
+OUTDIR = os.path.join(BUILD, "bench-results")
+# whole seconds: nvmft-perf's unit
+SECONDS = max(1, int(os.environ.get("BENCH_SECONDS", "4")))
+RAMP = max(0, int(os.environ.get("BENCH_RAMP", "1")))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-WAIT = os.environ.get("BENCH_WAIT", "adaptive")
+FULL = os.environ.get("BENCH_FULL", "0") not in ("", "0")
 NQN = "nqn.2026-11.io.nvmft:bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
+TGT_CPU = "0"
+CLI_CPU = "1" if NCPU > 1 else "0"
+MALLOC_SIZE = "1G"
 
-# name, workload, block size, queue depth
-CASES = [
-    ("4k_randread_qd1", "randread", "4K", 1),
-    ("4k_randread_qd32", "randread", "4K", 32),
-    ("4k_randread_qd128", "randread", "4K", 128),
-    ("4k_randwrite_qd32", "randwrite", "4K", 32),
-    ("128k_read_qd16", "read", "128K", 16),
-]
-if os.environ.get("BENCH_CASES"):
-    want = set(os.environ["BENCH_CASES"].split(","))
-    CASES = [c for c in CASES if c[0] in want]
+# name: workload, block size, queue depth, connections, rwmixread
+CASES = {
+    "4k_randread_qd1": ("randread", "4K", 1, 1, None),
+    "4k_randread_qd32": ("randread", "4K", 32, 1, None),
+    "4k_randread_qd128": ("randread", "4K", 128, 1, None),
+    "4k_randwrite_qd32": ("randwrite", "4K", 32, 1, None),
+    "4k_randrw70_qd32": ("randrw", "4K", 32, 1, 70),
+    "128k_read_qd16": ("read", "128K", 16, 1, None),
+    "128k_write_qd16": ("write", "128K", 16, 1, None),
+}
+SCALING_CONNS = [1, 4, 16, 64, 256]
+SCALING_QD = 16
+for _n in SCALING_CONNS:
+    CASES[f"4k_randread_c{_n}"] = ("randread", "4K", SCALING_QD, _n, None)
 
+# Request / response sizes of the same exchange without NVMe (loopback):
+# CapsuleCmd 72 bytes (+ in-capsule data), C2HData 24 + data, CapsuleResp 24.
+LOOPBACK_SIZES = {
+    "4k_randread_qd1": (72, 24 + 4096),
+    "4k_randread_qd32": (72, 24 + 4096),
+    "4k_randread_qd128": (72, 24 + 4096),
+    "4k_randwrite_qd32": (72 + 4096, 24),
+    "128k_read_qd16": (72, 24 + 131072),
+    "128k_write_qd16": (72 + 131072, 24),
+}
+for _n in SCALING_CONNS:
+    LOOPBACK_SIZES[f"4k_randread_c{_n}"] = (72, 24 + 4096)
+
+MAIN_CASES = ["4k_randread_qd1", "4k_randread_qd32", "4k_randread_qd128",
+              "4k_randwrite_qd32", "4k_randrw70_qd32", "128k_read_qd16",
+              "128k_write_qd16"]
+
+
+def nvmf(backend="malloc", engine="uring", wait="adaptive", digest=False):
+    return {"kind": "nvmf", "backend": backend, "engine": engine, "wait": wait,
+            "digest": digest}
+
+
+def loopback():
+    return {"kind": "loopback"}
+
+
+def label(cfg, study_configs):
+    """Shortest name that tells the configurations of a study apart."""
+    if cfg["kind"] == "loopback":
+        return "loopback"
+    keys = [k for k in ("backend", "engine", "wait", "digest")
+            if len({str(c.get(k)) for c in study_configs if c["kind"] == "nvmf"}) > 1]
+    if not keys:
+        keys = ["engine"]
+    parts = []
+    for k in keys:
+        v = cfg[k]
+        parts.append(("digests" if v else "no-digests") if k == "digest" else v)
+    return "/".join(parts)
+
+
+def studies():
+    want = os.environ.get("BENCH_STUDIES")
+    want = set(want.split(",")) if want else None
+    s = [
+        {"name": "main", "title": "malloc namespace: io_uring vs epoll target, and the "
+         "loopback limit", "configs": [nvmf(), nvmf(engine="epoll"), loopback()],
+         "cases": MAIN_CASES, "idle": True},
+        {"name": "digest", "title": "header + data digests off vs on (malloc, io_uring)",
+         "configs": [nvmf(), nvmf(digest=True)],
+         "cases": ["4k_randread_qd32", "128k_read_qd16"], "idle": False},
+        {"name": "wait", "title": "adaptive vs poll wait mode (malloc, io_uring)",
+         "configs": [nvmf(), nvmf(wait="poll")],
+         "cases": ["4k_randread_qd1", "4k_randread_qd32"], "idle": True},
+        {"name": "backend", "title": "malloc vs null namespace (io_uring)",
+         "configs": [nvmf(), nvmf(backend="null")],
+         "cases": ["4k_randread_qd32", "4k_randwrite_qd32", "128k_read_qd16"],
+         "idle": False},
+        {"name": "scaling", "title": f"connections (QD {SCALING_QD} each; malloc, "
+         "io_uring), and the loopback limit", "configs": [nvmf(), loopback()],
+         "cases": [f"4k_randread_c{n}" for n in SCALING_CONNS], "idle": False,
+         "rounds": 2},
+    ]
+    if FULL:
+        configs = [nvmf(b, e, w, d) for b in ("malloc", "null") for d in (False, True)
+                   for e in ("uring", "epoll") for w in ("adaptive", "poll")]
+        s.append({"name": "matrix", "title": "full matrix (backend/engine/wait/digests)",
+                  "configs": configs, "cases": MAIN_CASES, "idle": True})
+    if os.environ.get("BENCH_CASES"):
+        keep = set(os.environ["BENCH_CASES"].split(","))
+        for st in s:
+            st["cases"] = [c for c in st["cases"] if c in keep]
+        s = [st for st in s if st["cases"]]
+    return [st for st in s if want is None or st["name"] in want]
+
+
+# ---- processes ---------------------------------------------------------------
 
 def free_port():
     s = socket.socket()
@@ -57,31 +169,50 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def start_target(engine, port, workdir):
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def start_target(cfg, port, workdir, max_qpairs=1024):
     conf = os.path.join(workdir, "bench.conf")
+    if cfg["backend"] == "malloc":
+        bdev = f'{{ name = "Malloc0"; type = "malloc"; size = "{MALLOC_SIZE}"; block_size = 512; }}'
+        name = "Malloc0"
+    else:
+        bdev = '{ name = "Null0"; type = "null"; size = "64G"; block_size = 512; }'
+        name = "Null0"
     with open(conf, "w") as f:
         f.write(f"""
-reactors = {{ wait_mode = "{WAIT}"; }};
+reactors = {{ wait_mode = "{cfg['wait']}"; }};
 log_level = "warning";
-transports = ( {{ type = "TCP"; max_queue_depth = 256; }} );
-bdevs = ( {{ name = "Null0"; type = "null"; size = "64G"; block_size = 512; }} );
+transports = ( {{ type = "TCP"; max_queue_depth = 256; max_qpairs_per_ctrlr = {max_qpairs}; }} );
+bdevs = ( {bdev} );
 subsystems = ( {{ nqn = "{NQN}"; allow_any_host = true;
-  namespaces = ( {{ bdev = "Null0"; nsid = 1; }} );
+  namespaces = ( {{ bdev = "{name}"; nsid = 1; }} );
   listeners = ( {{ traddr = "127.0.0.1"; trsvcid = "{port}"; }} ); }} );
 """)
-    log = open(os.path.join(workdir, f"tgtd-{engine}.log"), "w")
-    cmd = ["taskset", "-c", "0", TGTD, "-c", conf, "-e", engine,
+    log = open(os.path.join(workdir, "tgtd.log"), "a")
+    cmd = ["taskset", "-c", TGT_CPU, TGTD, "-c", conf, "-e", cfg["engine"],
            "-r", os.path.join(workdir, "rpc.sock")]
     p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    wait_listening(p, port, log.name)
+    return p
+
+
+def wait_listening(p, port, logname):
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return p
+                return
         except OSError:
             if p.poll() is not None:
-                raise RuntimeError(f"nvmf-tgtd exited: see {log.name}")
-            time.sleep(0.1)
+                raise RuntimeError(f"nvmf-tgtd exited: see {logname}")
+            time.sleep(0.05)
     p.kill()
     raise RuntimeError("nvmf-tgtd did not start listening")
 
@@ -89,109 +220,277 @@ subsystems = ( {{ nqn = "{NQN}"; allow_any_host = true;
 def stop_target(p):
     p.send_signal(signal.SIGTERM)
     try:
-        p.wait(timeout=20)
+        p.wait(timeout=30)
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
 
 
-def run_case(tgt, port, case):
-    name, wl, bs, qd = case
-    cpu = "1" if NCPU > 1 else "0"
-    cmd = ["taskset", "-c", cpu, PERF, "-a", "127.0.0.1", "-s", str(port),
-           "-n", NQN, "-w", wl, "-o", bs, "-q", str(qd), "-T", str(SECONDS),
-           "--ramp", "1", "-j", "-i", "0"]
-    t0 = time.time()
-    c0 = cpu_ticks(tgt.pid)
-    out = subprocess.run(cmd, capture_output=True, text=True,
-                         timeout=SECONDS + 60)
-    c1 = cpu_ticks(tgt.pid)
-    t1 = time.time()
-    if out.returncode != 0:
-        raise RuntimeError(f"nvmft-perf {name} failed: {out.stderr[-500:]}")
-    r = json.loads(out.stdout)
-    # The ramp second is inside the CPU window too: use the whole window.
-    r["target_cpu_pct"] = 100.0 * (c1 - c0) / CLK_TCK / (t1 - t0)
+def perf_cmd(port, case, digest, seconds, ramp, extra=()):
+    wl, bs, qd, conns, mix = CASES[case]
+    cmd = ["taskset", "-c", CLI_CPU, PERF, "-a", "127.0.0.1", "-s", str(port),
+           "-n", NQN, "-w", wl, "-o", bs, "-q", str(qd), "-c", str(conns),
+           "-T", f"{seconds:g}", "--ramp", f"{ramp:g}", "-j", "-i", "0"]
+    if mix is not None:
+        cmd += ["-M", str(mix)]
+    if digest:
+        cmd += ["-g", "-G"]
+    return cmd + list(extra)
+
+
+def run_perf(tgt, port, case, digest):
+    """One nvmft-perf run; target CPU over the measured window only."""
+    cmd = perf_cmd(port, case, digest, SECONDS, RAMP, ["--marks", "--lat-cdf"])
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    marks, errs = {}, []
+
+    def reader():
+        for line in p.stderr:
+            if "measure start" in line or "measure end" in line:
+                key = "start" if "start" in line else "end"
+                try:
+                    marks[key] = (time.time(), cpu_ticks(tgt.pid))
+                except OSError:
+                    pass
+            else:
+                errs.append(line)
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    try:
+        out = p.stdout.read()
+        p.wait(timeout=SECONDS + RAMP + 120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise RuntimeError(f"nvmft-perf {case} hung")
+    th.join(timeout=5)
+    if p.returncode != 0:
+        raise RuntimeError(f"nvmft-perf {case} failed ({p.returncode}): {''.join(errs)[-400:]}")
+    r = json.loads(out)
+    if "start" in marks and "end" in marks:
+        (t0, c0), (t1, c1) = marks["start"], marks["end"]
+        r["target_cpu_pct"] = 100.0 * (c1 - c0) / CLK_TCK / (t1 - t0)
+    else:
+        r["target_cpu_pct"] = float("nan")
     return r
 
 
+def run_loopback(case):
+    wl, bs, qd, conns, _ = CASES[case]
+    req, rsp = LOOPBACK_SIZES[case]
+    cmd = [LOOPBACK, "--qd", str(qd), "--conns", str(conns), "--seconds", f"{SECONDS:g}",
+           "--ramp", f"{RAMP:g}", "--req", str(req), "--rsp", str(rsp),
+           "--server-cpu", TGT_CPU, "--client-cpu", CLI_CPU, "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS + RAMP + 60)
+    if out.returncode != 0:
+        raise RuntimeError(f"bench_loopback {case} failed: {out.stderr[-300:]}")
+    r = json.loads(out.stdout)
+    r["target_cpu_pct"] = r["server_cpu_pct"]
+    r["lat_us"].setdefault("min", float("nan"))
+    return r
+
+
+def prefill(port, digest=False):
+    """Write the malloc namespace once so reads touch real pages."""
+    cmd = perf_cmd(port, "128k_write_qd16", digest, 2, 0)
+    subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
 def idle_cpu(tgt, seconds=3.0):
-    c0 = cpu_ticks(tgt.pid)
+    c0, t0 = cpu_ticks(tgt.pid), time.time()
     time.sleep(seconds)
-    return 100.0 * (cpu_ticks(tgt.pid) - c0) / CLK_TCK / seconds
+    return 100.0 * (cpu_ticks(tgt.pid) - c0) / CLK_TCK / (time.time() - t0)
 
 
-def med(xs):
-    return statistics.median(xs) if xs else float("nan")
+# ---- studies -----------------------------------------------------------------
+
+def run_study(st, wd):
+    labels = [label(c, st["configs"]) for c in st["configs"]]
+    runs = {lb: {c: [] for c in st["cases"]} for lb in labels}
+    idle = {lb: [] for lb, c in zip(labels, st["configs"]) if c["kind"] == "nvmf"}
+    rounds = st.get("rounds", ROUNDS)
+    print(f"\n== study {st['name']}: {st['title']} ({rounds} rounds)", flush=True)
+    for rnd in range(rounds):
+        for cfg, lb in zip(st["configs"], labels):
+            if cfg["kind"] == "loopback":
+                for case in st["cases"]:
+                    if case not in LOOPBACK_SIZES:
+                        continue
+                    try:
+                        r = run_loopback(case)
+                    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+                        print(f"  {e}", flush=True)
+                        continue
+                    r["round"] = rnd
+                    runs[lb][case].append(r)
+                    progress(rnd, lb, case, r)
+                continue
+            port = free_port()
+            tgt = start_target(cfg, port, wd)
+            try:
+                if cfg["backend"] == "malloc":
+                    prefill(port)
+                if st["idle"]:
+                    time.sleep(0.5)
+                    idle[lb].append(idle_cpu(tgt))
+                for case in st["cases"]:
+                    try:
+                        r = run_perf(tgt, port, case, cfg["digest"])
+                    except (RuntimeError, ValueError) as e:
+                        print(f"  {e}", flush=True)
+                        continue
+                    r["round"] = rnd
+                    runs[lb][case].append(r)
+                    progress(rnd, lb, case, r)
+            finally:
+                stop_target(tgt)
+    return {"name": st["name"], "title": st["title"], "labels": labels,
+            "configs": st["configs"], "cases": st["cases"], "rounds": rounds,
+            "runs": runs, "idle_cpu_pct": idle}
+
+
+def progress(rnd, lb, case, r):
+    print(f"  round {rnd + 1} {lb:22} {case:18} IOPS {r['iops']:>9.0f}  "
+          f"MiB/s {r['mib_s']:>7.1f}  p50 {r['lat_us']['p50']:>7.1f}us  "
+          f"p99 {r['lat_us']['p99']:>8.1f}us  target CPU {r['target_cpu_pct']:5.1f}%",
+          flush=True)
+
+
+def run_default_config():
+    """`taskset -c 0 nvmf-tgtd` with the embedded default configuration,
+    driven by nvmft-perf (QD 32; the default queue depth limit is 128)."""
+    port = 4420
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return {"skipped": "port 4420 busy"}
+    except OSError:
+        pass
+    with tempfile.TemporaryDirectory() as wd:
+        log = open(os.path.join(wd, "tgtd.log"), "w")
+        p = subprocess.Popen(["taskset", "-c", TGT_CPU, TGTD, "-r",
+                              os.path.join(wd, "rpc.sock")],
+                             stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_listening(p, port, log.name)
+            cmd = perf_cmd(port, "4k_randread_qd32", False, SECONDS, RAMP)
+            cmd[cmd.index("-n") + 1] = "nqn.2026-11.io.nvmft:default"
+            out = subprocess.run(cmd, capture_output=True, text=True,
+                                 timeout=SECONDS + RAMP + 60)
+            if out.returncode:
+                return {"error": out.stderr[-300:]}
+            r = json.loads(out.stdout)
+            r["idle_cpu_pct"] = idle_cpu(p, 2.0)
+            return r
+        except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
+            return {"error": str(e)}
+        finally:
+            stop_target(p)
+
+
+def run_idle_rss(wd, counts=(1000, 10000)):
+    """Target RSS per idle connection (connected I/O qpairs, no I/O)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    print(f"\n== study idle_rss: target memory per idle connection "
+          f"(open files limit {hard})", flush=True)
+    res = []
+    cfg = nvmf(backend="null")
+    port = free_port()
+    tgt = start_target(cfg, port, wd, max_qpairs=16384)
+    try:
+        for n in counts:
+            if n + 64 > hard:
+                res.append({"connections": n, "skipped": f"open files limit {hard}"})
+                continue
+            time.sleep(0.5)
+            rss0 = rss_kb(tgt.pid)
+            hold = 8
+            cmd = ["taskset", "-c", CLI_CPU, PERF, "-a", "127.0.0.1", "-s", str(port),
+                   "-n", NQN, "-c", str(n), "-q", "127", "--idle", "-T", str(hold), "-j"]
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+            line = p.stdout.readline()
+            if not line.startswith("ready"):
+                p.kill()
+                err = p.stderr.read()[-300:]
+                p.wait()
+                res.append({"connections": n, "error": err or "no ready line"})
+                print(f"  {n} connections: failed: {err}", flush=True)
+                continue
+            time.sleep(1.0)
+            rss1 = rss_kb(tgt.pid)
+            cpu = idle_cpu(tgt, 2.0)
+            out = p.stdout.read()
+            p.wait(timeout=hold + 120)
+            info = json.loads(out) if out.strip() else {}
+            r = {"connections": n, "rss_before_kb": rss0, "rss_idle_kb": rss1,
+                 "kib_per_conn": (rss1 - rss0) / n, "idle_cpu_pct": cpu,
+                 "connect_seconds": info.get("connect_seconds")}
+            # connections gone: is the memory given back?
+            time.sleep(2.0)
+            r["rss_after_kb"] = rss_kb(tgt.pid)
+            res.append(r)
+            print(f"  {n:6} idle connections: RSS {rss0} -> {rss1} KiB = "
+                  f"{r['kib_per_conn']:.1f} KiB per connection; idle CPU {cpu:.2f} %; "
+                  f"connected in {r['connect_seconds']} s; RSS after close {r['rss_after_kb']} KiB",
+                  flush=True)
+    finally:
+        stop_target(tgt)
+    return res
+
+
+def ensure_gnuplot():
+    if bench_report.have_gnuplot():
+        return True
+    if os.environ.get("BENCH_NO_INSTALL") or os.geteuid() != 0:
+        return False
+    print("gnuplot missing: apt-get install gnuplot-nox", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "install", "-y", "-q", "gnuplot-nox"],
+                ["apt-get", "update", "-q"],
+                ["apt-get", "install", "-y", "-q", "gnuplot-nox"]):
+        subprocess.run(cmd, env=env, capture_output=True, timeout=600)
+        if bench_report.have_gnuplot():
+            return True
+    return bench_report.have_gnuplot()
 
 
 def main():
-    if not (os.access(TGTD, os.X_OK) and os.access(PERF, os.X_OK)):
-        print(f"SKIP: {TGTD} or {PERF} not built")
-        return 0
-    engines = ["uring", "epoll"]
-    res = {e: {c[0]: [] for c in CASES} for e in engines}
-    idle = {e: [] for e in engines}
+    for exe in (TGTD, PERF, LOOPBACK):
+        if not os.access(exe, os.X_OK):
+            print(f"SKIP: {exe} not built")
+            return 0
+    os.makedirs(OUTDIR, exist_ok=True)
+    t_start = time.time()
+    meta = {"seconds": SECONDS, "ramp": RAMP, "rounds": ROUNDS, "full": FULL,
+            "cpus": NCPU, "kernel": os.uname().release, "target_cpu": TGT_CPU,
+            "client_cpu": CLI_CPU, "malloc_size": MALLOC_SIZE,
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "loadavg_start": os.getloadavg()}
+    want = os.environ.get("BENCH_STUDIES")
+    want = set(want.split(",")) if want else None
+    results = {"meta": meta, "studies": []}
     with tempfile.TemporaryDirectory() as wd:
-        for rnd in range(ROUNDS):
-            for e in engines:
-                port = free_port()
-                tgt = start_target(e, port, wd)
-                try:
-                    idle[e].append(idle_cpu(tgt))
-                    for case in CASES:
-                        r = run_case(tgt, port, case)
-                        res[e][case[0]].append(r)
-                        print(f"  round {rnd + 1} {e:5} {case[0]:18} "
-                              f"IOPS {r['iops']:>9.0f}  MiB/s {r['mib_s']:>7.1f}  "
-                              f"p50 {r['lat_us']['p50']:>7.1f}us  "
-                              f"p99 {r['lat_us']['p99']:>7.1f}us  "
-                              f"target CPU {r['target_cpu_pct']:5.1f}%",
-                              flush=True)
-                finally:
-                    stop_target(tgt)
-
-    print()
-    print(f"nvmf-tgtd (1 reactor on CPU 0, null bdev, wait {WAIT}) + nvmft-perf "
-          f"(CPU 1), {SECONDS:g} s per run, medians of {ROUNDS} rounds")
-    hdr = (f"{'case':18} {'engine':6} {'IOPS':>9} {'MiB/s':>8} {'p50 us':>8} "
-           f"{'p99 us':>8} {'tgt CPU%':>8} {'IOPS/CPU-s':>11}")
-    print(hdr)
-    summary = {"seconds": SECONDS, "rounds": ROUNDS, "wait_mode": WAIT,
-               "cases": {}, "idle_cpu_pct": {}}
-    for case in CASES:
-        name = case[0]
-        summary["cases"][name] = {}
-        for e in engines:
-            rs = res[e][name]
-            iops = med([r["iops"] for r in rs])
-            cpu = med([r["target_cpu_pct"] for r in rs])
-            row = {
-                "iops": iops,
-                "iops_range": [min(r["iops"] for r in rs), max(r["iops"] for r in rs)],
-                "mib_s": med([r["mib_s"] for r in rs]),
-                "p50_us": med([r["lat_us"]["p50"] for r in rs]),
-                "p99_us": med([r["lat_us"]["p99"] for r in rs]),
-                "target_cpu_pct": cpu,
-                "iops_per_cpu_s": iops / (cpu / 100.0) if cpu > 0 else float("nan"),
-            }
-            summary["cases"][name][e] = row
-            print(f"{name:18} {e:6} {row['iops']:>9.0f} {row['mib_s']:>8.1f} "
-                  f"{row['p50_us']:>8.1f} {row['p99_us']:>8.1f} "
-                  f"{row['target_cpu_pct']:>8.1f} {row['iops_per_cpu_s']:>11.0f}")
-        ratios = [u["iops"] / p["iops"] for u, p in zip(res["uring"][name], res["epoll"][name])
-                  if p["iops"] > 0]
-        summary["cases"][name]["uring_over_epoll"] = med(ratios)
-        print(f"{name:18} uring/epoll IOPS ratio {med(ratios):.2f} "
-              f"(pairs: {', '.join(f'{x:.2f}' for x in ratios)})")
-    for e in engines:
-        summary["idle_cpu_pct"][e] = med(idle[e])
-        print(f"idle target CPU ({e}, {WAIT}): {med(idle[e]):.2f} %")
-    outdir = os.path.join(BUILD, "bench-results")
-    os.makedirs(outdir, exist_ok=True)
-    with open(os.path.join(outdir, "nvmf.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    print(f"JSON: {os.path.join(outdir, 'nvmf.json')}")
+        for st in studies():
+            results["studies"].append(run_study(st, wd))
+        if want is None or "idle_rss" in want:
+            results["idle_rss"] = run_idle_rss(wd)
+    if want is None or "default" in want:
+        results["default_config"] = run_default_config()
+    meta["loadavg_end"] = os.getloadavg()
+    meta["elapsed_s"] = time.time() - t_start
+    bench_report.summarize(results)
+    with open(os.path.join(OUTDIR, "nvmf.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    bench_report.print_tables(results)
+    if os.environ.get("BENCH_PLOTS", "1") != "0":
+        if ensure_gnuplot():
+            made = bench_report.plot(results, os.path.join(OUTDIR, "plots"))
+            print(f"plots: {', '.join(made) if made else 'none made'}")
+        else:
+            print("plots: gnuplot not available (apt-get install gnuplot-nox)")
+    print(f"JSON: {os.path.join(OUTDIR, 'nvmf.json')}  ({meta['elapsed_s']:.0f} s)")
     return 0
 
 

@@ -597,7 +597,8 @@ static void namespaces_are_added_and_removed(void **state)
 	rh_stop(&e);
 }
 
-static void referrals_are_empty_and_not_supported(void **state)
+/* Referral parameters are SPDK's and checked; the listing starts empty. */
+static void referral_params_are_checked(void **state)
 {
 	struct rh_env e;
 	struct rh_conn c;
@@ -610,11 +611,51 @@ static void referrals_are_empty_and_not_supported(void **state)
 	assert_int_equal(json_object_array_length(r), 0);
 	json_object_put(r);
 	assert_int_equal(rh_err(&c, "nvmf_discovery_add_referral", msg, sizeof(msg),
+				NULL), NVMFT_RPC_INVALID_PARAMS);
+	assert_contains(msg, "params.address is required");
+	/* a referral has no default port */
+	assert_int_equal(rh_err(&c, "nvmf_discovery_add_referral", msg, sizeof(msg),
+				"{\"address\":{\"trtype\":\"tcp\",\"traddr\":\"127.0.0.1\"}}"),
+			 NVMFT_RPC_INVALID_PARAMS);
+	assert_contains(msg, "params.address.trsvcid is required");
+	assert_int_equal(rh_err(&c, "nvmf_discovery_add_referral", msg, sizeof(msg),
 				"{\"address\":{\"trtype\":\"tcp\",\"traddr\":\"127.0.0.1\","
-				"\"trsvcid\":\"4430\"}}"), NVMFT_RPC_METHOD_NOT_FOUND);
-	assert_contains(msg, "not supported");
+				"\"trsvcid\":\"0\"}}"), NVMFT_RPC_INVALID_PARAMS);
+	assert_contains(msg, "trsvcid: 0");
+	assert_int_equal(rh_err(&c, "nvmf_discovery_add_referral", msg, sizeof(msg),
+				"{\"address\":{\"trtype\":\"rdma\",\"traddr\":\"127.0.0.1\","
+				"\"trsvcid\":\"4420\"}}"), NVMFT_RPC_INVALID_PARAMS);
+	assert_contains(msg, "\"rdma\" is not supported");
+	assert_int_equal(rh_err(&c, "nvmf_discovery_add_referral", msg, sizeof(msg),
+				"{\"address\":{\"trtype\":\"tcp\",\"adrfam\":\"ipv6\","
+				"\"traddr\":\"127.0.0.1\",\"trsvcid\":\"4420\"}}"),
+			 NVMFT_RPC_INVALID_PARAMS);
+	assert_contains(msg, "does not match");
+	assert_int_equal(rh_err(&c, "nvmf_discovery_add_referral", msg, sizeof(msg),
+				"{\"address\":{\"trtype\":\"tcp\",\"traddr\":\"host.example\","
+				"\"trsvcid\":\"4420\"}}"), NVMFT_RPC_INVALID_PARAMS);
+	assert_contains(msg, "not an IP address");
+	assert_int_equal(rh_err(&c, "nvmf_discovery_add_referral", msg, sizeof(msg),
+				"{\"address\":{\"trtype\":\"tcp\",\"traddr\":\"127.0.0.1\","
+				"\"trsvcid\":\"4420\"},\"subnqn\":\"not an nqn\"}"),
+			 NVMFT_RPC_INVALID_PARAMS);
+	assert_contains(msg, "params.subnqn");
+	assert_int_equal(rh_err(&c, "nvmf_discovery_add_referral", msg, sizeof(msg),
+				"{\"address\":{\"trtype\":\"tcp\",\"traddr\":\"127.0.0.1\","
+				"\"trsvcid\":\"4420\"},\"secure_channel\":\"yes\"}"),
+			 NVMFT_RPC_INVALID_PARAMS);
+	assert_contains(msg, "params.secure_channel");
+	assert_int_equal(rh_err(&c, "nvmf_discovery_add_referral", msg, sizeof(msg),
+				"{\"address\":{\"trtype\":\"tcp\",\"traddr\":\"127.0.0.1\","
+				"\"trsvcid\":\"4420\"},\"bogus\":1}"), NVMFT_RPC_INVALID_PARAMS);
 	assert_int_equal(rh_err(&c, "nvmf_discovery_remove_referral", msg, sizeof(msg),
-				NULL), NVMFT_RPC_METHOD_NOT_FOUND);
+				"{\"address\":{\"trtype\":\"tcp\",\"traddr\":\"127.0.0.1\","
+				"\"trsvcid\":\"4420\"}}"), NVMFT_RPC_INVALID_PARAMS);
+	assert_contains(msg, "no referral to 127.0.0.1:4420");
+	/* nothing was added by the refused calls */
+	r = rh_ok(&c, "nvmf_discovery_get_referrals", NULL);
+	assert_int_equal(json_object_array_length(r), 0);
+	json_object_put(r);
 	rh_close(&c);
 	rh_stop(&e);
 }
@@ -629,7 +670,7 @@ int main(void)
 		cmocka_unit_test(hosts_are_added_removed_and_any_host_toggled),
 		cmocka_unit_test(listeners_are_added_and_removed),
 		cmocka_unit_test(namespaces_are_added_and_removed),
-		cmocka_unit_test(referrals_are_empty_and_not_supported),
+		cmocka_unit_test(referral_params_are_checked),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -275,6 +275,8 @@ static inline int tt_stats(struct tt_target *t, struct tcp_pg_stats *sum)
 		sum->qpairs_freed += r.st.qpairs_freed;
 		sum->qpairs += r.st.qpairs;
 		sum->buf_waits += r.st.buf_waits;
+		sum->buf_share_waits += r.st.buf_share_waits;
+		sum->connect_timeouts += r.st.connect_timeouts;
 		sum->rx_stalls += r.st.rx_stalls;
 		sum->rx_yields += r.st.rx_yields;
 		sum->bufs_total += r.st.bufs_total;

@@ -29,7 +29,10 @@ static const char *good =
 	"  listeners = ( { traddr = \"127.0.0.1\"; trsvcid = \"4421\"; },\n"
 	"                { traddr = \"::1\"; trsvcid = \"4421\"; adrfam = \"IPv6\"; } );\n"
 	"} );\n"
-	"discovery = { listeners = ( { traddr = \"127.0.0.1\"; trsvcid = \"8009\"; } ); };\n";
+	"discovery = { listeners = ( { traddr = \"127.0.0.1\"; trsvcid = \"8009\"; } );\n"
+	"  referrals = ( { traddr = \"192.0.2.1\"; trsvcid = \"8009\"; },\n"
+	"                { traddr = \"::1\"; trsvcid = \"4430\"; adrfam = \"IPv6\";\n"
+	"                  subnqn = \"nqn.2026-11.io.nvmft:remote\"; secure_channel = true; } ); };\n";
 
 static void test_good_file_parses_every_setting(void **state)
 {
@@ -68,6 +71,14 @@ static void test_good_file_parses_every_setting(void **state)
 	assert_int_equal(cfg->subsystems[0].nr_listeners, 2);
 	assert_string_equal(cfg->subsystems[0].listeners[1].addr.adrfam, "IPv6");
 	assert_int_equal(cfg->nr_discovery_listeners, 1);
+	assert_int_equal(cfg->nr_referrals, 2);
+	assert_string_equal(cfg->referrals[0].ref.addr.traddr, "192.0.2.1");
+	assert_string_equal(cfg->referrals[0].ref.subnqn, NVMFT_DISCOVERY_NQN);
+	assert_false(cfg->referrals[0].ref.secure_channel);
+	assert_string_equal(cfg->referrals[1].ref.addr.adrfam, "IPv6");
+	assert_string_equal(cfg->referrals[1].ref.addr.trsvcid, "4430");
+	assert_string_equal(cfg->referrals[1].ref.subnqn, "nqn.2026-11.io.nvmft:remote");
+	assert_true(cfg->referrals[1].ref.secure_channel);
 
 	nvmft_config_runtime_opts(cfg, &ro);
 	assert_int_equal(ro.nr_reactors, 2);
@@ -133,6 +144,19 @@ static const struct bad_case bad_cases[] = {
 	{ "subsystems = ( { nqn = \"nqn.2026-11.io.nvmft:a\"; listeners = ( { traddr = \"127.0.0.1\"; trsvcid = \"99999\"; } ); } );\n", "port \"99999\" is not a valid" },
 	{ "subsystems = ( { nqn = \"nqn.2026-11.io.nvmft:a\"; listeners = ( { traddr = \"127.0.0.1\"; adrfam = \"IPv6\"; } ); } );\n", "adrfam \"IPv6\" does not match traddr \"127.0.0.1\"" },
 	{ "\nsubsystems = ( { nqn = ; } );\n", "x.conf:2: syntax error" },
+	{ "discovery = { referrals = ( { traddr = \"127.0.0.1\"; } ); };\n",
+	  "discovery.referrals[0]: \"trsvcid\" is required" },
+	{ "discovery = { referrals = ( { traddr = \"127.0.0.1\"; trsvcid = \"0\"; } ); };\n",
+	  "trsvcid 0 is not a port" },
+	{ "discovery = { referrals = ( { traddr = \"127.0.0.1\"; trsvcid = \"8009\"; subnqn = \"x\"; } ); };\n",
+	  "subnqn \"x\" is not a valid NQN" },
+	{ "discovery = { referrals = ( { traddr = \"127.0.0.1\"; trsvcid = \"8009\"; port = 1; } ); };\n",
+	  "discovery.referrals[0].port: unknown setting" },
+	{ "discovery = { referrals = ( { traddr = \"127.0.0.1\"; trsvcid = \"8009\"; secure_channel = 1; } ); };\n",
+	  "secure_channel: must be true or false" },
+	{ "discovery = { referrals = ( { traddr = \"127.0.0.1\"; trsvcid = \"8009\"; },\n"
+	  "  { traddr = \"127.0.0.1\"; trsvcid = \"8009\"; } ); };\n",
+	  "x.conf:2: referral 127.0.0.1:8009 nqn.2014-08.org.nvmexpress.discovery is given twice" },
 };
 
 static void test_bad_files_name_line_setting_and_value(void **state)

@@ -286,6 +286,114 @@ static void test_discovery_log_only_on_discovery_ctrlr(void **state)
 			 TH_ST_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_INVALID_LOG_PAGE));
 }
 
+struct referral_op {
+	struct th *h;
+	bool add;
+	const char *traddr, *trsvcid, *subnqn;
+	bool secure;
+	int rc;
+};
+
+static void referral_fn(void *arg)
+{
+	struct referral_op *op = arg;
+	struct nvmft_referral ref;
+
+	memset(&ref, 0, sizeof(ref));
+	assert_int_equal(nvmft_listen_addr_init(&ref.addr, op->traddr, op->trsvcid), 0);
+	if (op->subnqn)
+		snprintf(ref.subnqn, sizeof(ref.subnqn), "%s", op->subnqn);
+	ref.secure_channel = op->secure;
+	op->rc = op->add ? nvmft_tgt_add_referral(&op->h->tgt, &ref)
+			 : nvmft_tgt_remove_referral(&op->h->tgt, &ref.addr, op->subnqn);
+}
+
+static void referrals_free_fn(void *arg)
+{
+	nvmf_tgt_referrals_free(arg);
+}
+
+static int referral(struct th *h, bool add, const char *traddr, const char *trsvcid,
+		    const char *subnqn, bool secure)
+{
+	struct referral_op op = { .h = h, .add = add, .traddr = traddr,
+				  .trsvcid = trsvcid, .subnqn = subnqn,
+				  .secure = secure };
+
+	th_run(h, referral_fn, &op);
+	return op.rc;
+}
+
+/* Referrals come after every record, for every host, port IDs numbered
+ * on after the listeners'; each change moves GENCTR on. */
+static void test_referrals_come_last_with_their_fields(void **state)
+{
+	struct dh *d = *state;
+	const struct nvmf_discovery_log *hdr = (const void *)page;
+	const struct nvmf_disc_log_entry *e;
+
+	TAILQ_INIT(&d->h->tgt.referrals);
+	assert_int_equal(referral(d->h, true, "192.0.2.1", "8009", NULL, false), 0);
+	assert_int_equal(referral(d->h, true, "2001:db8::1", "4420", NQN_B, true), 0);
+	assert_int_equal(get_disc_log(d->h, 0, PAGE + 2 * REC, false), 0);
+	assert_int_equal(hdr->genctr, 44);
+	assert_int_equal(hdr->numrec, NREC + 2);
+	assert_string_equal(rec(NREC - 1)->subnqn, NQN_C);
+	e = rec(NREC);
+	assert_int_equal(e->subtype, NVME_NQN_DISC);
+	assert_string_equal(e->subnqn, NVMFT_DISCOVERY_NQN);
+	assert_string_equal(e->traddr, "192.0.2.1");
+	assert_string_equal(e->trsvcid, "8009");
+	assert_int_equal(e->adrfam, NVMF_ADDR_FAMILY_IP4);
+	assert_int_equal(e->treq, NVMF_TREQ_NOT_REQUIRED);
+	assert_int_equal(e->portid, 2);
+	assert_int_equal(e->cntlid, 0xffff);
+	assert_int_equal(e->eflags, 0);
+	e = rec(NREC + 1);
+	assert_int_equal(e->subtype, NVME_NQN_NVME);
+	assert_string_equal(e->subnqn, NQN_B);
+	assert_int_equal(e->adrfam, NVMF_ADDR_FAMILY_IP6);
+	assert_int_equal(e->treq, NVMF_TREQ_REQUIRED);
+	assert_int_equal(e->portid, 3);
+
+	/* another host sees them too */
+	snprintf(d->h->ctrlr.hostnqn, sizeof(d->h->ctrlr.hostnqn), "%s", HOST_OTHER);
+	assert_int_equal(get_disc_log(d->h, 0, 16, false), 0);
+	assert_int_equal(hdr->numrec, 2 + 1 + 2 + 2);
+
+	/* the same again: no change; removal needs the same NQN */
+	assert_int_equal(referral(d->h, true, "192.0.2.1", "8009", NVMFT_DISCOVERY_NQN,
+				  false), 0);
+	assert_int_equal(referral(d->h, false, "2001:db8::1", "4420", NULL, false), -ENOENT);
+	assert_int_equal(get_disc_log(d->h, 0, 16, false), 0);
+	assert_int_equal(hdr->genctr, 44);
+	assert_int_equal(referral(d->h, false, "2001:db8::1", "4420", NQN_B, false), 0);
+	assert_int_equal(get_disc_log(d->h, 0, 16, false), 0);
+	assert_int_equal(hdr->genctr, 45);
+	assert_int_equal(hdr->numrec, 2 + 1 + 2 + 1);
+	th_run(d->h, referrals_free_fn, &d->h->tgt);
+}
+
+static void test_referral_addresses_are_checked(void **state)
+{
+	struct dh *d = *state;
+
+	TAILQ_INIT(&d->h->tgt.referrals);
+	assert_int_equal(referral(d->h, true, "127.0.0.1", "0", NULL, false), -EINVAL);
+	assert_int_equal(referral(d->h, true, "127.0.0.1", "8009", "bad nqn", false),
+			 -EINVAL);
+	assert_int_equal(d->h->tgt.nr_referrals, 0);
+	for (int i = 0; i < NVMFT_MAX_REFERRALS; i++) {
+		char port[8];
+
+		snprintf(port, sizeof(port), "%d", 1000 + i);
+		assert_int_equal(referral(d->h, true, "127.0.0.1", port, NULL, false), 0);
+	}
+	assert_int_equal(referral(d->h, true, "127.0.0.2", "8009", NULL, false), -ENOSPC);
+	th_run(d->h, referrals_free_fn, &d->h->tgt);
+	assert_int_equal(d->h->tgt.nr_referrals, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, dsetup, dteardown)
 
 int main(void)
@@ -298,6 +406,8 @@ int main(void)
 		T(test_page_follows_host_and_state_changes),
 		T(test_wildcard_and_ephemeral_listener),
 		T(test_fill_direct_window),
+		T(test_referrals_come_last_with_their_fields),
+		T(test_referral_addresses_are_checked),
 		T(test_discovery_log_only_on_discovery_ctrlr),
 	};
 
