@@ -104,4 +104,55 @@ struct nvmft_config {
 int cfg_parse_uuid(const char *s, uint8_t out[16]);
 void cfg_format_uuid(const uint8_t u[16], char *buf, size_t len);
 
+/* --- parsing helpers shared by config_parse.c, config_value.c and
+ *     config_bdev.c ------------------------------------------------------ */
+#include <libconfig.h>
+
+struct cfg_parse_ctx {
+	const char *file;
+	char *err;
+	size_t errlen;
+	struct nvmft_config *cfg;
+};
+
+enum key_type { K_STR, K_INT, K_BOOL, K_LIST, K_GROUP, K_SIZE };
+
+struct key_spec {
+	const char *name;
+	enum key_type type;
+};
+
+__attribute__((format(printf, 3, 4)))
+int cfg_err(struct cfg_parse_ctx *pc, const config_setting_t *s,
+	    const char *fmt, ...);
+void cfg_setting_path(const config_setting_t *s, char *buf, size_t len);
+int cfg_check_keys(struct cfg_parse_ctx *pc, const config_setting_t *g,
+		   const struct key_spec *keys, size_t nkeys);
+const char *cfg_get_str(const config_setting_t *g, const char *name);
+int cfg_get_int(struct cfg_parse_ctx *pc, const config_setting_t *g,
+		const char *name, long long min, long long max,
+		long long *out, bool *present);
+int cfg_get_bool(const config_setting_t *g, const char *name, bool *dst);
+int cfg_get_size(struct cfg_parse_ctx *pc, const config_setting_t *s,
+		 uint64_t *out);
+int cfg_get_uuid(struct cfg_parse_ctx *pc, const config_setting_t *g,
+		 const char *name, uint8_t out[16], bool *present);
+
+/* Read an optional integer setting into @dst, range-checked. */
+#define GET_UINT(pc, g, name, min, max, dst) do {				\
+	long long _v; bool _p;							\
+	int _rc = cfg_get_int(pc, g, name, min, max, &_v, &_p);			\
+	if (_rc)								\
+		return _rc;							\
+	if (_p)									\
+		(dst) = (__typeof__(dst))_v;					\
+} while (0)
+
+/* config_bdev.c */
+int cfg_parse_bdev(struct cfg_parse_ctx *pc, const config_setting_t *g,
+		   struct cfg_bdev *b);
+int cfg_parse_hbd_pool(struct cfg_parse_ctx *pc, const config_setting_t *g,
+		       struct cfg_hbd_pool *p);
+int cfg_check_hbd_refs(struct cfg_parse_ctx *pc);
+
 #endif
