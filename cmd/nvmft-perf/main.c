@@ -31,7 +31,7 @@ static const char *const wl_names[] = {
 	[WL_RANDRW] = "randrw",
 };
 
-enum { OPT_NSID = 0x100, OPT_RAMP, OPT_SIZE, OPT_CPU, OPT_SLEEP_IDLE, OPT_IDLE, OPT_LAT_CDF, OPT_MARKS };
+enum { OPT_NSID = 0x100, OPT_RAMP, OPT_SIZE, OPT_CPU, OPT_SLEEP_IDLE, OPT_IDLE, OPT_LAT_CDF, OPT_MARKS, OPT_BATCH, OPT_RATE };
 
 static const struct option long_opts[] = {
 	{ "addr", required_argument, NULL, 'a' },
@@ -57,6 +57,8 @@ static const struct option long_opts[] = {
 	{ "idle", no_argument, NULL, OPT_IDLE },
 	{ "lat-cdf", no_argument, NULL, OPT_LAT_CDF },
 	{ "marks", no_argument, NULL, OPT_MARKS },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -91,6 +93,8 @@ static void usage(FILE *f)
 "      --lat-cdf            JSON: add the latency distribution (lat_cdf_us)\n"
 "      --marks              print \"measure start\" / \"measure end\" lines on stderr\n"
 "                           (lets a script sample the target over that window)\n"
+"      --batch N            at most N completions per qpair per poll (0: all)\n"
+"      --rate IOPS          hold this many I/Os per second (0: as fast as it goes)\n"
 "exit: 0 ok, 1 verify mismatch, 2 usage, 3 connect/setup failure, 4 I/O errors\n");
 }
 
@@ -189,6 +193,8 @@ static int parse_args(int argc, char **argv, struct perf_cfg *c)
 		case OPT_IDLE: c->idle = true; break;
 		case OPT_LAT_CDF: c->lat_cdf = true; break;
 		case OPT_MARKS: c->marks = true; break;
+		case OPT_BATCH: bad = parse_uint(optarg, 0, 65535, &c->batch); break;
+		case OPT_RATE: bad = parse_uint(optarg, 0, 100000000, &c->rate); break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
 		}
@@ -277,7 +283,7 @@ static int connect_ctrlr(struct perf *pf)
 
 struct totals {
 	struct hist hist;
-	uint64_t ios, reads, writes, bytes, errors, verified, mismatches;
+	uint64_t ios, reads, writes, bytes, errors, verified, mismatches, busy_ns;
 };
 
 static void sum_workers(struct perf *pf, struct totals *t)
@@ -295,6 +301,7 @@ static void sum_workers(struct perf *pf, struct totals *t)
 		t->errors += w->errors;
 		t->verified += w->verified;
 		t->mismatches += w->mismatches;
+		t->busy_ns += w->busy_ns;
 	}
 }
 
@@ -403,13 +410,14 @@ static void report(struct perf *pf, const struct totals *t, double secs, double 
 		       "\"lat_us\":{\"min\":%.2f,\"avg\":%.2f,\"p50\":%.2f,\"p99\":%.2f,"
 		       "\"p99_9\":%.2f,\"max\":%.2f},\"errors\":%" PRIu64 ","
 		       "\"verify\":{\"enabled\":%s,\"checked\":%" PRIu64 ",\"mismatches\":%" PRIu64 "},"
-		       "\"client_cpu_pct\":%.1f",
+		       "\"client_cpu_pct\":%.1f,\"client_busy_pct\":%.1f",
 		       c->addr, c->port, c->nqn, c->nsid, wl_names[c->wl], c->rwmixread, c->bs,
 		       c->qd, c->conns, c->threads, c->hdgst ? "true" : "false",
 		       c->ddgst ? "true" : "false", secs, t->ios, t->reads, t->writes, iops,
 		       mibs, mn, avg, p50, p99, p999, mx, t->errors,
 		       c->verify ? "true" : "false", t->verified, t->mismatches,
-		       secs > 0 ? 100.0 * cpu_s / secs : 0.0);
+		       secs > 0 ? 100.0 * cpu_s / secs : 0.0,
+		       secs > 0 ? 100.0 * (double)t->busy_ns / 1e9 / secs / c->threads : 0.0);
 		if (c->lat_cdf)
 			print_cdf(&t->hist);
 		printf("}\n");
@@ -422,7 +430,9 @@ static void report(struct perf *pf, const struct totals *t, double secs, double 
 	       t->reads, t->writes);
 	printf("  latency us: min=%.1f avg=%.1f p50=%.1f p99=%.1f p99.9=%.1f max=%.1f\n",
 	       mn, avg, p50, p99, p999, mx);
-	printf("  client CPU %.1f %%\n", secs > 0 ? 100.0 * cpu_s / secs : 0.0);
+	printf("  client CPU %.1f %% (busy polling turns %.1f %%)\n",
+	       secs > 0 ? 100.0 * cpu_s / secs : 0.0,
+	       secs > 0 ? 100.0 * (double)t->busy_ns / 1e9 / secs / c->threads : 0.0);
 	printf("  errors=%" PRIu64 "\n", t->errors);
 	if (c->verify)
 		printf("  verify: checked=%" PRIu64 " mismatches=%" PRIu64 "\n", t->verified,

@@ -39,6 +39,8 @@ struct perf_cfg {
 	bool idle;		/* connect, hold the connections idle, no I/O */
 	bool lat_cdf;		/* JSON: the latency distribution too */
 	bool marks;		/* stderr lines where the measured window starts/ends */
+	unsigned int batch;	/* completions per qpair poll; 0 = all there are */
+	unsigned int rate;	/* IOPS to hold (all threads); 0 = as fast as it goes */
 };
 
 /* One I/O slot: a buffer and the command it carries. */
@@ -91,6 +93,14 @@ struct worker {
 	uint64_t verified;
 	uint64_t mismatches;
 	uint64_t submit_errors;
+	uint64_t busy_ns;	/* measured window: poll turns that completed I/O */
+	/* --rate: a token bucket; slots without a token wait in parked[] */
+	double rate;		/* this thread's share, I/Os per second */
+	double tokens;
+	double burst;
+	uint64_t tokens_ns;
+	struct slot **parked;
+	unsigned int nparked;
 };
 
 struct perf {

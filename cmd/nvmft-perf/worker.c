@@ -194,6 +194,14 @@ static void submit_next(struct slot *s)
 		s->unit = q->prefill_next++;
 		s->write = true;
 	} else {
+		if (w->rate > 0) {
+			if (w->tokens < 1.0) {
+				s->busy = false;
+				w->parked[w->nparked++] = s;
+				return;
+			}
+			w->tokens -= 1.0;
+		}
 		s->write = pick_write(w);
 		if (!pick_unit(q, &s->unit)) {
 			s->busy = false;
@@ -287,7 +295,7 @@ static void io_done(void *arg, const struct nvmft_host_cpl *cpl)
 
 static int poll_one(struct qctx *q)
 {
-	int r = nvmft_host_qpair_poll(q->qp, 0);
+	int r = nvmft_host_qpair_poll(q->qp, q->w->pf->cfg.batch);
 
 	if (r < 0) {
 		q->failed = true;
@@ -353,6 +361,23 @@ static unsigned int inflight(const struct worker *w)
 	return n;
 }
 
+/* --rate: tokens for the time gone by; parked slots go while there are. */
+static void rate_refill(struct worker *w)
+{
+	uint64_t now = perf_now_ns();
+
+	w->tokens += (double)(now - w->tokens_ns) * w->rate / 1e9;
+	w->tokens_ns = now;
+	if (w->tokens > w->burst)
+		w->tokens = w->burst;
+	while (w->nparked && w->tokens >= 1.0) {
+		struct slot *s = w->parked[--w->nparked];
+
+		if (!s->q->failed)
+			submit_next(s);
+	}
+}
+
 static void start_slots(struct worker *w)
 {
 	for (unsigned int i = 0; i < w->nq; i++)
@@ -393,12 +418,22 @@ void *worker_main(void *arg)
 		w->prefill = false;
 	}
 	pthread_barrier_wait(&pf->start);
+	w->tokens_ns = perf_now_ns();
+	w->tokens = 1.0;
 	start_slots(w);
 	while (!atomic_load_explicit(&pf->stop, memory_order_relaxed)) {
-		int n = poll_all(w);
+		uint64_t t0 = perf_now_ns();
+		int n;
+
+		if (w->rate > 0)
+			rate_refill(w);
+		n = poll_all(w);
 
 		if (n < 0)
 			break;
+		/* Busy share: is the client the bottleneck or waiting? */
+		if (n && atomic_load_explicit(&pf->measuring, memory_order_relaxed))
+			w->busy_ns += perf_now_ns() - t0;
 		if (!n && pf->cfg.sleep_idle)
 			sleep_idle(w);
 	}
@@ -418,10 +453,20 @@ int worker_setup(struct perf *pf, struct worker *w)
 	w->prefill = cfg->verify && (cfg->wl == WL_READ || cfg->wl == WL_RANDREAD);
 	for (unsigned int g = w->idx; g < cfg->conns; g += cfg->threads)
 		w->nq++;
+	if (cfg->rate) {
+		w->rate = (double)cfg->rate / cfg->threads;
+		/* at most 50 us worth at once, so the rate holds at any scale */
+		w->burst = w->rate / 20000 > 2 ? w->rate / 20000 : 2;
+		w->parked = calloc((size_t)w->nq * cfg->qd, sizeof(*w->parked));
+		if (!w->parked)
+			return -ENOMEM;
+	}
 	w->qs = calloc(w->nq, sizeof(*w->qs));
 	if (!w->qs)
 		return -ENOMEM;
-	if (w->nq >= EPOLL_MIN_QPAIRS) {
+	/* (with a batch limit bytes may wait in a qpair's buffer, which
+	 * epoll cannot see: poll every qpair then) */
+	if (w->nq >= EPOLL_MIN_QPAIRS && !cfg->batch) {
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
 		if (w->epfd < 0)
 			return -errno;
@@ -471,6 +516,7 @@ void worker_teardown(struct worker *w)
 	/* (workers never set up are all zero: no epfd, no qs) */
 	if (w->qs && w->epfd >= 0)
 		close(w->epfd);
+	free(w->parked);
 	for (unsigned int i = 0; i < w->nq && w->qs; i++) {
 		struct qctx *q = &w->qs[i];
 

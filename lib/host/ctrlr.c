@@ -271,9 +271,27 @@ static int ctrlr_set_num_queues(struct nvmft_host_ctrlr *c)
  */
 static uint16_t free_qid(const struct nvmft_host_ctrlr *c)
 {
+	unsigned int i, max = 0;
 	uint16_t qid = 1;
-	unsigned int i;
+	bool *used;
 
+	/* Ids are unique: with the largest equal to the count they are
+	 * exactly 1..count (the usual case, and the only cheap one to see). */
+	for (i = 0; i < c->nr_io; i++)
+		if (c->io[i]->qid > max)
+			max = c->io[i]->qid;
+	if (max == c->nr_io)
+		return (uint16_t)(max + 1);
+	used = calloc(c->nr_io + 2, sizeof(*used));
+	if (used) {
+		for (i = 0; i < c->nr_io; i++)
+			if (c->io[i]->qid <= c->nr_io + 1)
+				used[c->io[i]->qid] = true;
+		while (used[qid])
+			qid++;
+		free(used);
+		return qid;
+	}
 	for (i = 0; i < c->nr_io; i++) {
 		if (c->io[i]->qid == qid) {
 			qid++;
@@ -372,6 +390,9 @@ int nvmft_host_ctrlr_connect(const struct nvmft_host_opts *opts,
 			rc = nvmft_host_ctrlr_add_io_qpair(c, opts->io_queue_size, NULL);
 			if (rc)
 				goto out_disconnect;
+			/* Thousands of queues take longer than the keep-alive
+			 * timeout: let the admin queue send its Keep Alives. */
+			(void)nvmft_host_qpair_poll(c->admin, 0);
 		}
 	}
 	*out = c;
@@ -395,6 +416,8 @@ void nvmft_host_ctrlr_disconnect(struct nvmft_host_ctrlr *c)
 		if (qp->state == QP_LIVE && c->disconnect_supported)
 			(void)fabrics_disconnect(qp);
 		qpair_destroy(qp);
+		if (c->admin)
+			(void)nvmft_host_qpair_poll(c->admin, 0);	/* Keep Alives */
 	}
 	free(c->io);
 	if (c->admin && c->admin->state == QP_LIVE && c->id) {

@@ -124,7 +124,9 @@ int nsock_recv(struct nsock *s, void *buf, size_t len);
  * where the kernel supports it; send_done comes after the kernel no longer
  * needs the buffers. Returns 0 or -errno.
  */
-#define NSOCK_MAX_IOV 64
+/* (a reply to a batch of 4 KiB reads takes about two iovecs per command:
+ * 256 lets one send carry a whole QD 128 batch) */
+#define NSOCK_MAX_IOV 256
 int nsock_sendv(struct nsock *s, const struct iovec *iov, int iovcnt);
 
 /* True while a recv / a send is outstanding. */

@@ -309,6 +309,29 @@ static void test_remove_one_io_qpair(void **state)
 	fake_target_stop(ft);
 }
 
+static void test_added_io_qpair_takes_the_lowest_free_qid(void **state)
+{
+	struct fake_target *ft = start(NULL);
+	struct nvmft_host_opts ho;
+	struct nvmft_host_ctrlr *c;
+	struct nvmft_host_qpair *qp;
+
+	host_opts(&ho, ft, NULL);
+	ho.num_io_queues = 3;
+	assert_int_equal(nvmft_host_ctrlr_connect(&ho, &c), 0);
+	for (unsigned int i = 0; i < 3; i++)
+		assert_int_equal(nvmft_host_qpair_qid(nvmft_host_ctrlr_io_qpair(c, i)), i + 1);
+	/* a hole at 2: the next queue fills it, the one after goes on top */
+	assert_int_equal(nvmft_host_ctrlr_remove_io_qpair(c, nvmft_host_ctrlr_io_qpair(c, 1)),
+			 0);
+	assert_int_equal(nvmft_host_ctrlr_add_io_qpair(c, 0, &qp), 0);
+	assert_int_equal(nvmft_host_qpair_qid(qp), 2);
+	assert_int_equal(nvmft_host_ctrlr_add_io_qpair(c, 0, &qp), 0);
+	assert_int_equal(nvmft_host_qpair_qid(qp), 4);
+	nvmft_host_ctrlr_disconnect(c);
+	fake_target_stop(ft);
+}
+
 static void test_disconnect_sends_fabrics_disconnect_and_shutdown(void **state)
 {
 	struct fake_target *ft = start(NULL);
@@ -340,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_keep_alive_sync_and_automatic),
 		cmocka_unit_test(test_admin_helpers),
 		cmocka_unit_test(test_remove_one_io_qpair),
+		cmocka_unit_test(test_added_io_qpair_takes_the_lowest_free_qid),
 		cmocka_unit_test(test_disconnect_sends_fabrics_disconnect_and_shutdown),
 	};
 

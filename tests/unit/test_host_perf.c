@@ -176,6 +176,102 @@ static void test_connect_failure_and_usage_exit_codes(void **state)
 	assert_int_equal(run_perf(NULL, "-o 12Q", &r), 2);
 }
 
+static void test_many_connections_polled_through_epoll_verify_clean(void **state)
+{
+	struct fake_target *ft = start(0);
+	struct fake_target_stats st;
+	struct run r;
+
+	/* 4 qpairs (all the fake controller grants) on one thread: their
+	 * readiness comes from epoll */
+	assert_int_equal(run_perf(ft, "-w randrw -V -T 1 -q 4 -c 4 -o 4K --size 1M "
+				  "-j -i 0", &r), 0);
+	fake_target_get_stats(ft, &st);
+	assert_int_equal(st.io_connects, 4);
+	assert_true(json_u64(r.out, "reads") > 0);
+	assert_true(json_u64(r.out, "writes") > 0);
+	assert_true(json_u64(r.out, "checked") > 0);
+	assert_int_equal(json_u64(r.out, "mismatches"), 0);
+	fake_target_stop(ft);
+}
+
+static void test_batch_limit_still_completes_everything(void **state)
+{
+	struct fake_target *ft = start(0);
+	struct run r;
+
+	/* at most 2 completions per qpair poll: the rest waits in the buffer */
+	assert_int_equal(run_perf(ft, "-w randread -V -T 1 -q 16 -c 4 -o 4K --size 1M "
+				  "--batch 2 -j -i 0", &r), 0);
+	assert_true(json_u64(r.out, "ios") > 0);
+	assert_true(json_u64(r.out, "checked") > 0);
+	assert_int_equal(json_u64(r.out, "errors"), 0);
+	assert_int_equal(json_u64(r.out, "mismatches"), 0);
+	fake_target_stop(ft);
+}
+
+static void test_marks_and_latency_cdf_in_json(void **state)
+{
+	struct fake_target *ft = start(0);
+	const char *cdf, *start_mark, *end_mark, *last;
+	struct run r;
+	double frac;
+
+	assert_int_equal(run_perf(ft, "-w randread -T 1 -q 4 -o 4K --size 256K -j -i 0 "
+				  "--marks --lat-cdf", &r), 0);
+	start_mark = strstr(r.err, "measure start");
+	end_mark = strstr(r.err, "measure end");
+	assert_non_null(start_mark);
+	assert_non_null(end_mark);
+	assert_true(start_mark < end_mark);
+	assert_non_null(strstr(r.out, "\"client_cpu_pct\":"));
+	assert_non_null(strstr(r.out, "\"client_busy_pct\":"));
+	cdf = strstr(r.out, "\"lat_cdf_us\":[[");
+	assert_non_null(cdf);
+	/* the last point of the distribution is all of the I/Os */
+	last = strrchr(r.out, '[');
+	assert_true(last > cdf);
+	frac = strtod(strchr(last, ',') + 1, NULL);
+	assert_true(frac > 0.999999 && frac < 1.000001);
+	fake_target_stop(ft);
+}
+
+static void test_idle_mode_holds_connections_without_io(void **state)
+{
+	struct fake_target *ft = start(0);
+	struct fake_target_stats st;
+	struct run r;
+
+	assert_int_equal(run_perf(ft, "--idle -c 3 -q 15 -T 1 -j", &r), 0);
+	assert_int_equal(strncmp(r.out, "ready 3\n", 8), 0);
+	assert_non_null(strstr(r.out, "\"idle\":true"));
+	assert_int_equal(json_u64(r.out, "connections"), 3);
+	fake_target_get_stats(ft, &st);
+	assert_int_equal(st.io_connects, 3);
+	assert_int_equal(st.last_sqsize, 15);	/* 0's based: queue of 16 */
+	assert_int_equal(st.reads, 0);
+	assert_int_equal(st.writes, 0);
+	fake_target_stop(ft);
+}
+
+static void test_rate_limit_holds_iops_under_the_rate(void **state)
+{
+	struct fake_target *ft = start(0);
+	struct run r;
+	uint64_t ios;
+
+	/* 2000 I/Os per second for 1 s, QD 32: the queue could do far
+	 * more, the limit must not be exceeded (a slow machine may stay
+	 * below it) */
+	assert_int_equal(run_perf(ft, "-w randread -T 1 -q 32 -o 4K --size 1M --rate 2000 "
+				  "-j -i 0", &r), 0);
+	ios = json_u64(r.out, "ios");
+	assert_true(ios > 0);
+	assert_true(ios <= 2000 * 11 / 10 + 50);
+	assert_int_equal(json_u64(r.out, "errors"), 0);
+	fake_target_stop(ft);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +280,11 @@ int main(void)
 		cmocka_unit_test(test_read_verify_prefills_range),
 		cmocka_unit_test(test_large_writes_with_digests_and_progress),
 		cmocka_unit_test(test_connect_failure_and_usage_exit_codes),
+		cmocka_unit_test(test_many_connections_polled_through_epoll_verify_clean),
+		cmocka_unit_test(test_batch_limit_still_completes_everything),
+		cmocka_unit_test(test_marks_and_latency_cdf_in_json),
+		cmocka_unit_test(test_idle_mode_holds_connections_without_io),
+		cmocka_unit_test(test_rate_limit_holds_iops_under_the_rate),
 	};
 
 	if (find_perf()) {
