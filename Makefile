@@ -71,7 +71,7 @@ TEST_HDRS    := $(wildcard tests/*/*.h)
 DEPS_STAMP := $(BUILD)/.deps-ok
 NPROC      := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps run check unit integration interop bench install uninstall clean lib tools tests
+.PHONY: all deps run check unit integration interop fuzz bench install uninstall clean lib tools tests
 .DEFAULT_GOAL := all
 
 all: $(DEPS_STAMP)
@@ -147,6 +147,13 @@ interop: all
 check: all
 	@tests/run.sh $(BUILD) unit integration examples interop
 
+# libFuzzer targets under ASan+UBSan for FUZZ_SECONDS each (tests/fuzz/run.sh)
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v clang >/dev/null && dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev; }
+	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
 bench: all
 	@tests/bench/run.sh $(BUILD)
 
@@ -182,6 +189,6 @@ uninstall:
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/nvmf-tgtd.service
 
 clean:
-	rm -rf build build-asan build-ubsan build-asan-ubsan
+	rm -rf build build-asan build-ubsan build-asan-ubsan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
