@@ -71,7 +71,7 @@ TEST_HDRS    := $(wildcard tests/*/*.h)
 DEPS_STAMP := $(BUILD)/.deps-ok
 NPROC      := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps run check unit integration interop fuzz bench install uninstall clean lib tools tests
+.PHONY: all deps run check unit integration interop fuzz soak bench install uninstall clean lib tools tests
 .DEFAULT_GOAL := all
 
 all: $(DEPS_STAMP)
@@ -153,6 +153,11 @@ fuzz:
 	@command -v clang >/dev/null && dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev; }
 	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+# Bounded soak: verified I/O, churn, live changes, faults; RSS and fds flat
+DURATION ?= 600
+soak: all
+	@python3 tests/soak/soak.py $(BUILD) $(DURATION)
 
 bench: all
 	@tests/bench/run.sh $(BUILD)
