@@ -94,7 +94,8 @@ static void usage(FILE *f)
 "      --marks              print \"measure start\" / \"measure end\" lines on stderr\n"
 "                           (lets a script sample the target over that window)\n"
 "      --batch N            at most N completions per qpair per poll (0: all)\n"
-"      --rate IOPS          hold this many I/Os per second (0: as fast as it goes)\n"
+"      --rate IOPS          hold this many I/Os per second (0: as fast as it goes);\n"
+"                           commands go in groups of up to qd/2, as at full speed\n"
 "exit: 0 ok, 1 verify mismatch, 2 usage, 3 connect/setup failure, 4 I/O errors\n");
 }
 

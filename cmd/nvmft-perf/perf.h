@@ -98,6 +98,7 @@ struct worker {
 	double rate;		/* this thread's share, I/Os per second */
 	double tokens;
 	double burst;
+	double group;		/* tokens to gather before releasing slots */
 	uint64_t tokens_ns;
 	struct slot **parked;
 	unsigned int nparked;

@@ -370,6 +370,11 @@ static void rate_refill(struct worker *w)
 	w->tokens_ns = now;
 	if (w->tokens > w->burst)
 		w->tokens = w->burst;
+	/* Slots go in groups, as a queue-depth-bound client's replacements
+	 * do, not one per turn: a trickle of single commands is a different
+	 * (worse batched) load than the one the rate stands for. */
+	if (w->tokens < w->group && w->tokens < w->nparked)
+		return;
 	while (w->nparked && w->tokens >= 1.0) {
 		struct slot *s = w->parked[--w->nparked];
 
@@ -455,8 +460,14 @@ int worker_setup(struct perf *pf, struct worker *w)
 		w->nq++;
 	if (cfg->rate) {
 		w->rate = (double)cfg->rate / cfg->threads;
-		/* at most 50 us worth at once, so the rate holds at any scale */
+		/* at most 50 us worth at once, so the rate holds at any scale;
+		 * released in groups of up to half the queue depth */
 		w->burst = w->rate / 20000 > 2 ? w->rate / 20000 : 2;
+		w->group = (double)(w->nq * cfg->qd) / 2;
+		if (w->group > w->burst)
+			w->group = w->burst;
+		if (w->group < 1)
+			w->group = 1;
 		w->parked = calloc((size_t)w->nq * cfg->qd, sizeof(*w->parked));
 		if (!w->parked)
 			return -ENOMEM;

@@ -340,12 +340,14 @@ def plot_iops_by_qd(st, outdir, term, ext, name="iops_by_qd"):
                 if s:
                     f.write(f"{qd} {s['iops']:.0f} {s['iops_range'][0]:.0f} "
                             f"{s['iops_range'][1]:.0f}\n")
-        plots.append(f"'{dat}' using 1:2:3:4 with yerrorlines lw 2 title '{lb}'")
+        plots.append(f"'{dat}' using 1:($2/1000):($3/1000):($4/1000) with yerrorlines lw 2 "
+                     f"title '{lb}'")
     ref = os.path.join(outdir, f"{name}_ref.dat")
     with open(ref, "w") as f:
         for qd, case in qds:
             f.write(f"{qd} {REFERENCE[case]['iops']}\n")
-    plots.append(f"'{ref}' using 1:2 with linespoints dt 2 lw 2 title 'reference target (SPDK)'")
+    plots.append(f"'{ref}' using 1:($2/1000) with linespoints dt 2 lw 2 "
+                 "title 'reference target (SPDK)'")
     out = os.path.join(outdir, f"{name}.{ext}")
     ok = _run_gp(os.path.join(outdir, f"{name}.gp"), f"""
 set terminal {term}
@@ -355,8 +357,8 @@ set logscale x 2
 set xrange [0.7:180]
 set xtics (1, 32, 128)
 set xlabel 'queue depth'
-set ylabel 'IOPS'
-set format y '%.0s%c'
+set ylabel 'kIOPS'
+set yrange [0:*]
 set key left top
 set grid
 plot {', '.join(plots)}
@@ -412,25 +414,26 @@ def plot_efficiency(st, outdir, term, ext):
             vals = []
             for lb in nv:
                 s = st["summary"].get(case, {}).get(lb)
-                vals.append(f"{s['iops_per_cpu_s']:.0f}" if s and
+                vals.append(f"{s['iops_per_cpu_s'] / 1000:.1f}" if s and
                             not math.isnan(s["iops_per_cpu_s"]) else "NaN")
             ref = REFERENCE.get(case, {}).get("iops")
-            vals.append(str(ref) if ref else "NaN")
+            vals.append(f"{ref / 1000:.1f}" if ref else "NaN")
             f.write(f"{case} " + " ".join(vals) + "\n")
     cols = ", ".join(f"'' using {i + 2}:xtic(1) title '{lb}'" for i, lb in enumerate(nv))
     out = os.path.join(outdir, f"efficiency.{ext}")
     ok = _run_gp(os.path.join(outdir, "efficiency.gp"), f"""
 set terminal {term}
 set output '{out}'
-set title 'IOPS per target CPU-second (medians; reference = its IOPS at 100 % of a core)'
+set title 'kIOPS per target CPU-second (medians; reference = its IOPS at 100 % of a core)'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set xtics rotate by -30
-set format y '%.0s%c'
+set ylabel 'kIOPS per CPU-second'
+set yrange [0:*]
 set key left top
 set grid y
-plot '{dat}' using {len(nv) + 2}:xtic(1) title 'reference target x1', {cols}
+plot '{dat}' using {len(nv) + 2}:xtic(1) title 'reference target', {cols}
 """)
     return [out] if ok else []
 
@@ -447,7 +450,8 @@ def plot_scaling(st, outdir, term, ext):
                     conns = int(case.rsplit("_c", 1)[1])
                     f.write(f"{conns} {s['iops']:.0f} {s['iops_range'][0]:.0f} "
                             f"{s['iops_range'][1]:.0f} {s['p99_us']:.1f}\n")
-        plots.append(f"'{dat}' using 1:2:3:4 with yerrorlines lw 2 title '{lb} IOPS'")
+        plots.append(f"'{dat}' using 1:($2/1000):($3/1000):($4/1000) with yerrorlines lw 2 "
+                     f"title '{lb} kIOPS'")
         plots.append(f"'{dat}' using 1:5 axes x1y2 with linespoints dt 2 title '{lb} p99 (us)'")
     out = os.path.join(outdir, f"scaling.{ext}")
     ok = _run_gp(os.path.join(outdir, "scaling.gp"), f"""
@@ -459,11 +463,11 @@ set logscale y2 10
 set xrange [0.7:360]
 set xtics (1, 4, 16, 64, 256)
 set xlabel 'connections'
-set ylabel 'IOPS'
+set ylabel 'kIOPS'
+set yrange [0:*]
 set y2label 'p99 latency (us)'
 set ytics nomirror
 set y2tics
-set format y '%.0s%c'
 set key left bottom
 set grid
 plot {', '.join(plots)}

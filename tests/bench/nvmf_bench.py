@@ -399,9 +399,10 @@ def run_loopback(case):
     return r
 
 
-def prefill(port, digest=False):
+def prefill(port, nqn=NQN):
     """Write the malloc namespace once so reads touch real pages."""
-    cmd = perf_cmd(port, "128k_write_qd16", digest, 2, 0)
+    cmd = perf_cmd(port, "128k_write_qd16", False, 2, 0)
+    cmd[cmd.index("-n") + 1] = nqn
     subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
@@ -499,6 +500,7 @@ def run_default_config():
                              stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_listening(p, port, log.name)
+            prefill(port, "nqn.2026-11.io.nvmft:default")
             cmd = perf_cmd(port, "4k_randread_qd32", False, SECONDS, RAMP)
             cmd[cmd.index("-n") + 1] = "nqn.2026-11.io.nvmft:default"
             out = subprocess.run(cmd, capture_output=True, text=True,
