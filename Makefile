@@ -24,7 +24,8 @@ PKG_CONFIG   ?= pkg-config
 PKGS         := liburing libnvme libconfig libisal json-c libnbd
 
 SAN_FLAGS :=
-BUILD := build
+BUILD_BASE ?= build
+BUILD := $(BUILD_BASE)
 ifeq ($(ASAN),1)
 SAN_FLAGS += -fsanitize=address -fno-omit-frame-pointer
 BUILD := $(BUILD)-asan
