@@ -34,13 +34,17 @@ struct daemon_opts {
 	int reactors;
 	int log_level;			/* -1: from the config */
 	int wait_mode;			/* -1: from the config */
+	long idle_spin_us;		/* -1: from the config */
 	int engine;			/* -1: from the config */
 	const char *pidfile;
 	const char *rpc_sock;
 	bool syslog;
+	long max_connections;		/* 0: from the config */
 };
 
 #define OPT_SYSLOG	0x100
+#define OPT_IDLE_SPIN	0x110
+#define OPT_MAX_CONNS	0x120
 
 static void usage(FILE *f)
 {
@@ -52,8 +56,14 @@ static void usage(FILE *f)
 		"  -m, --cpus LIST        pin reactors to these CPUs (\"0-3,6\")\n"
 		"  -n, --reactors N       number of reactors (default: CPUs available)\n"
 		"  -w, --wait-mode MODE   adaptive (default), poll or interrupt\n"
+		"      --idle-spin-us N   adaptive mode: idle microseconds before a\n"
+		"                         reactor sleeps (0..1000000, default 200)\n"
 		"  -e, --engine ENGINE    auto (default), uring or epoll\n"
 		"  -L, --log-level LEVEL  error, warning, notice (default), info, debug\n"
+		"      --max-connections N\n"
+		"                         connections the target accepts at once\n"
+		"                         (1..1000000; overrides the config's\n"
+		"                         target.max_connections, default 4096)\n"
 		"      --syslog           log to syslog (daemon facility) instead of stderr\n"
 		"  -p, --pidfile FILE     write the process id to FILE\n"
 		"  -r, --rpc-socket PATH  JSON-RPC Unix socket (default " NVMFT_RPC_DEFAULT_SOCK ")\n"
@@ -101,6 +111,8 @@ static void destroy_done(void *arg, int rc)
 
 struct tgt_call {
 	struct nvmft_runtime *rt;
+	const struct nvmft_config *cfg;
+	uint32_t max_connections;	/* 0: the config's */
 	struct nvmft_tgt *tgt;
 	struct waiter *w;
 	int rc;
@@ -113,9 +125,19 @@ static void tgt_create_on_app(void *arg)
 	struct tgt_call *c = arg;
 	struct nvmft_tgt_opts o;
 
-	nvmft_tgt_opts_init(&o);
+	nvmft_config_tgt_opts(c->cfg, &o);
 	o.name = "nvmf-tgtd";
+	if (c->max_connections)
+		o.max_connections = c->max_connections;
 	c->rc = nvmft_tgt_create(c->rt, &o, &c->tgt);
+}
+
+/* --max-connections again after the config applied its own. */
+static void tgt_max_conns_on_app(void *arg)
+{
+	struct tgt_call *c = arg;
+
+	c->rc = nvmft_tgt_set_max_connections(c->tgt, c->max_connections);
 }
 
 static void tgt_destroy_on_app(void *arg)
@@ -195,6 +217,8 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *check)
 		{ "rpc-socket", required_argument, NULL, 'r' },
 		{ "check-config", no_argument, NULL, 't' },
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
+		{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
+		{ "idle-spin-us", required_argument, NULL, OPT_IDLE_SPIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -241,6 +265,32 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *check)
 		case 'r': o->rpc_sock = optarg; break;
 		case 't': *check = true; break;
 		case OPT_SYSLOG: o->syslog = true; break;
+		case OPT_MAX_CONNS: {
+			char *end;
+
+			errno = 0;
+			o->max_connections = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || o->max_connections < 1 ||
+			    o->max_connections > (long)NVMFT_MAX_CONNECTIONS_LIMIT) {
+				fprintf(stderr, "nvmf-tgtd: --max-connections: \"%s\" is not 1..%u\n",
+					optarg, NVMFT_MAX_CONNECTIONS_LIMIT);
+				return 2;
+			}
+			break;
+		}
+		case OPT_IDLE_SPIN: {
+			char *end;
+
+			errno = 0;
+			o->idle_spin_us = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || o->idle_spin_us < 0 ||
+			    o->idle_spin_us > (long)NVMFT_IDLE_SPIN_US_MAX) {
+				fprintf(stderr, "nvmf-tgtd: --idle-spin-us: \"%s\" is not 0..%u\n",
+					optarg, NVMFT_IDLE_SPIN_US_MAX);
+				return 2;
+			}
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("nvmf-tgtd %s\n", NVMFT_VERSION); exit(0);
 		default: usage(stderr); return 2;
@@ -256,6 +306,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *check)
 int main(int argc, char **argv)
 {
 	struct daemon_opts o = { .log_level = -1, .wait_mode = -1, .engine = -1,
+				 .idle_spin_us = -1,
 				 .rpc_sock = NVMFT_RPC_DEFAULT_SOCK };
 	struct nvmft_runtime_opts ropts;
 	struct nvmft_config *cfg = NULL;
@@ -303,6 +354,8 @@ int main(int argc, char **argv)
 		ropts.nr_reactors = (unsigned int)o.reactors;
 	if (o.wait_mode >= 0)
 		ropts.wait_mode = (enum nvmft_wait_mode)o.wait_mode;
+	if (o.idle_spin_us >= 0)
+		ropts.idle_spin_us = (unsigned int)o.idle_spin_us;
 	if (o.engine >= 0)
 		ropts.engine = (enum nvmft_engine)o.engine;
 	ropts.name = "tgtd";
@@ -323,6 +376,8 @@ int main(int argc, char **argv)
 		goto out_rt;
 	}
 	call.rt = rt;
+	call.cfg = cfg;
+	call.max_connections = (uint32_t)o.max_connections;
 	rc = nvmft_runtime_exec(rt, 0, tgt_create_on_app, &call);
 	if (rc || call.rc) {
 		fprintf(stderr, "nvmf-tgtd: cannot create the target: %s\n",
@@ -332,6 +387,12 @@ int main(int argc, char **argv)
 	rc = nvmft_config_apply(cfg, call.tgt, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "nvmf-tgtd: %s\n", err);
+		goto out_tgt;
+	}
+	if (call.max_connections &&
+	    ((rc = nvmft_runtime_exec(rt, 0, tgt_max_conns_on_app, &call)) || call.rc)) {
+		fprintf(stderr, "nvmf-tgtd: --max-connections: %s\n",
+			strerror(-(rc ? rc : call.rc)));
 		goto out_tgt;
 	}
 	if (o.pidfile && (rc = write_pidfile(o.pidfile))) {

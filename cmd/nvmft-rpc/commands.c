@@ -155,6 +155,16 @@ static const struct arg a_listener[] = {
 	OPT('s', "trsvcid", "listen_address.trsvcid", A_STR, "TRSVCID"),
 	END
 };
+/* rpc.py's listener arguments, plus our listener's connection limit. */
+static const struct arg a_add_listener[] = {
+	POS("nqn", "NQN"),
+	REQOPT('t', "trtype", "listen_address.trtype", A_STR, "TRTYPE"),
+	REQOPT('a', "traddr", "listen_address.traddr", A_STR, "TRADDR"),
+	OPT('f', "adrfam", "listen_address.adrfam", A_STR, "ADRFAM"),
+	OPT('s', "trsvcid", "listen_address.trsvcid", A_STR, "TRSVCID"),
+	OPT('M', "max-connections", "max_connections", A_UINT, "N"),
+	END
+};
 static const struct arg a_add_referral[] = {
 	REQOPT('t', "trtype", "address.trtype", A_STR, "TRTYPE"),
 	REQOPT('a', "traddr", "address.traddr", A_STR, "TRADDR"),
@@ -193,7 +203,35 @@ static const struct arg a_allow_any_host[] = {
 	END
 };
 static const struct arg a_level[] = { POS("level", "LEVEL"), END };
-static const struct arg a_wait_mode[] = { POS("wait_mode", "adaptive|poll|interrupt"), END };
+static const struct arg a_wait_mode[] = {
+	POS_OPT("mode", "adaptive|poll|interrupt"),
+	OPT('s', "idle-spin-us", "idle_spin_us", A_UINT, "US"),
+	END
+};
+static const struct arg a_hbd_pool_create[] = {
+	POS("name", "NAME"),
+	POS("uri", "URI"),
+	OPT('i', "health-interval-ms", "health_interval_ms", A_UINT, "MS"),
+	OPT('c', "connect-timeout-ms", "connect_timeout_ms", A_UINT, "MS"),
+	OPT('r', "retry-backoff-ms", "retry_backoff_ms", A_UINT, "MS"),
+	OPT('R', "retry-backoff-max-ms", "retry_backoff_max_ms", A_UINT, "MS"),
+	OPT('d', "down-after", "down_after", A_UINT, "N"),
+	OPT('l', "degraded-latency-ms", "degraded_latency_ms", A_UINT, "MS"),
+	OPT('t', "io-timeout-ms", "io_timeout_ms", A_UINT, "MS"),
+	END
+};
+static const struct arg a_hbd_get_pools[] = {
+	OPT('p', "name", "name", A_STR, "NAME"),
+	END
+};
+static const struct arg a_hbd_create[] = {
+	POS("name", "NAME"),
+	POS("pool", "POOL"),
+	OPT('e', "export", "export", A_STR, "EXPORT"),
+	OPT('b', "block-size", "block_size", A_UINT, "BYTES"),
+	OPT('u', "uuid", "uuid", A_STR, "UUID"),
+	END
+};
 
 static const struct cmd cmds[] = {
 	{ .name = "rpc_get_methods", .help = "list the server's methods", .args = no_args },
@@ -206,7 +244,8 @@ static const struct cmd cmds[] = {
 	{ .name = "nvmft_get_log_level", .help = "current log level", .args = no_args },
 	{ .name = "nvmft_get_reactors", .help = "reactors and their counters",
 	  .args = no_args },
-	{ .name = "nvmft_set_wait_mode", .help = "reactors' wait mode",
+	{ .name = "nvmft_set_wait_mode",
+	  .help = "reactors' wait mode and/or adaptive spin time (-s US)",
 	  .args = a_wait_mode },
 	{ .name = "bdev_malloc_create", .help = "RAM bdev of TOTAL_SIZE_MIB",
 	  .args = a_malloc_create, .finish = mb_to_blocks },
@@ -217,7 +256,18 @@ static const struct cmd cmds[] = {
 	{ .name = "bdev_uring_create", .help = "bdev on a file or block device",
 	  .args = a_uring_create },
 	{ .name = "bdev_uring_delete", .help = "delete a uring bdev", .args = a_name },
+	{ .name = "bdev_uring_rescan", .help = "re-read a uring bdev's size",
+	  .args = a_name },
 	{ .name = "bdev_get_bdevs", .help = "list bdevs", .args = a_get_bdevs },
+	{ .name = "bdev_hbd_pool_create", .help = "add an hbd pool (NBD server URI)",
+	  .args = a_hbd_pool_create },
+	{ .name = "bdev_hbd_pool_delete", .help = "remove an hbd pool without volumes",
+	  .args = a_name },
+	{ .name = "bdev_hbd_get_pools", .help = "list hbd pools",
+	  .args = a_hbd_get_pools },
+	{ .name = "bdev_hbd_create", .help = "hbd bdev on an export of POOL",
+	  .args = a_hbd_create },
+	{ .name = "bdev_hbd_delete", .help = "delete an hbd bdev", .args = a_name },
 	{ .name = "nvmf_create_transport", .help = "create a transport (-t tcp)",
 	  .args = a_create_transport },
 	{ .name = "nvmf_get_transports", .help = "list transports",
@@ -227,7 +277,7 @@ static const struct cmd cmds[] = {
 	{ .name = "nvmf_delete_subsystem", .help = "delete a subsystem", .args = a_nqn },
 	{ .name = "nvmf_get_subsystems", .help = "list subsystems", .args = a_nqn_opt },
 	{ .name = "nvmf_subsystem_add_listener", .help = "add a listen address",
-	  .args = a_listener },
+	  .args = a_add_listener },
 	{ .name = "nvmf_subsystem_remove_listener", .help = "remove a listen address",
 	  .args = a_listener },
 	{ .name = "nvmf_subsystem_add_ns", .help = "add a namespace", .args = a_add_ns },

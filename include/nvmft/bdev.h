@@ -432,6 +432,26 @@ int nvmft_bdev_uring_create(struct nvmft_bdev_registry *reg,
 			    struct nvmft_bdev **out);
 
 /**
+ * nvmft_bdev_uring_rescan() - take a new size of the file or block device
+ * under uring bdev @name
+ * @reg: registry.
+ * @name: the bdev.
+ *
+ * Re-reads the size (fstat(2) of a file, BLKGETSIZE64 of a block device),
+ * rounded down to whole blocks. When it changed, the bdev takes it and every
+ * open descriptor gets NVMFT_BDEV_EVENT_RESIZE (a namespace on it sends its
+ * hosts a Namespace Attribute Changed event); I/O beyond a shrunken end is
+ * refused from then on (LBA Out of Range). An unchanged size sends nothing.
+ *
+ * App reactor (the probes are quick system calls on an open descriptor).
+ *
+ * Return: 0 (changed or not), -ENOENT (no bdev @name), -EINVAL (NULL, not a
+ * uring bdev, being removed, or now smaller than one block: the size is
+ * then kept), or the errno of fstat(2) / ioctl(2).
+ */
+int nvmft_bdev_uring_rescan(struct nvmft_bdev_registry *reg, const char *name);
+
+/**
  * nvmft_uuid_from_name() - stable UUID from a name
  * @name: the name.
  * @uuid: the UUID (RFC 4122 version 5: SHA-1 of a fixed nvmft namespace

@@ -105,10 +105,26 @@ void nvmft_hbd_pool_opts_init(struct nvmft_hbd_pool_opts *opts);
  * an exit handler of the app reactor, after the registry's owner has had
  * its chance to delete the volumes).
  *
- * Return: 0, -EINVAL (NULL, or not on the registry's app reactor), -ENOMEM,
- * or the error of creating the thread.
+ * A registry has at most one context, which nvmft_hbd_get() finds: the
+ * configuration loader and the RPC methods share it.
+ *
+ * Return: 0, -EINVAL (NULL, or not on the registry's app reactor), -EEXIST
+ * (@reg already has a context), -ENOMEM, or the error of creating the
+ * thread.
  */
 int nvmft_hbd_create(struct nvmft_bdev_registry *reg, struct nvmft_hbd **out);
+
+/**
+ * nvmft_hbd_get() - the hbd context of registry @reg
+ * @reg: bdev registry (NULL gives NULL).
+ *
+ * App reactor. The context made by nvmft_hbd_create() on @reg, until
+ * nvmft_hbd_destroy() or the end of @reg; after a runtime stop it may be
+ * one already torn down (its calls then fail with -ESHUTDOWN).
+ *
+ * Return: the context, or NULL when @reg has none.
+ */
+struct nvmft_hbd *nvmft_hbd_get(struct nvmft_bdev_registry *reg);
 
 /**
  * nvmft_hbd_destroy() - delete every volume, then every pool, then stop
@@ -158,6 +174,49 @@ int nvmft_hbd_pool_destroy(struct nvmft_hbd *hbd, const char *name);
 /** nvmft_hbd_pool_get() - pool named @name, or NULL. App reactor. */
 struct nvmft_hbd_pool *nvmft_hbd_pool_get(struct nvmft_hbd *hbd,
 					  const char *name);
+
+/**
+ * nvmft_hbd_pool_foreach() - call @fn for every pool in creation order
+ * @hbd: context (NULL: no pool).
+ * @fn: callback; a non-zero return stops the walk. It may destroy the
+ *	pool it is given, no other.
+ * @arg: its argument.
+ *
+ * App reactor. Return: 0, or the first non-zero value of @fn.
+ */
+int nvmft_hbd_pool_foreach(struct nvmft_hbd *hbd,
+			   int (*fn)(struct nvmft_hbd_pool *pool, void *arg),
+			   void *arg);
+
+/** nvmft_hbd_pool_name() - the pool's name. App reactor. */
+const char *nvmft_hbd_pool_name(const struct nvmft_hbd_pool *pool);
+
+/** nvmft_hbd_pool_uri() - the pool's server URI. App reactor. */
+const char *nvmft_hbd_pool_uri(const struct nvmft_hbd_pool *pool);
+
+/** nvmft_hbd_pool_get_opts() - copy the pool's options. App reactor. */
+void nvmft_hbd_pool_get_opts(const struct nvmft_hbd_pool *pool,
+			     struct nvmft_hbd_pool_opts *opts);
+
+/**
+ * nvmft_hbd_pool_nr_opening() - volume creations of the pool still in
+ * progress (they make nvmft_hbd_pool_destroy() fail). App reactor.
+ */
+unsigned int nvmft_hbd_pool_nr_opening(const struct nvmft_hbd_pool *pool);
+
+/**
+ * nvmft_hbd_pool_foreach_volume() - call @fn for every registered volume
+ * of @pool (creations in progress are not included)
+ * @pool: the pool.
+ * @fn: callback with the volume's bdev; a non-zero return stops the walk.
+ *	It must not delete bdevs.
+ * @arg: its argument.
+ *
+ * App reactor. Return: 0, or the first non-zero value of @fn.
+ */
+int nvmft_hbd_pool_foreach_volume(struct nvmft_hbd_pool *pool,
+				  int (*fn)(struct nvmft_bdev *bdev, void *arg),
+				  void *arg);
 
 /** nvmft_hbd_pool_get_state() - current state (an atomic). Any thread. */
 enum nvmft_hbd_pool_state nvmft_hbd_pool_get_state(const struct nvmft_hbd_pool *pool);

@@ -62,6 +62,19 @@ void nvmft_config_free(struct nvmft_config *cfg);
 void nvmft_config_runtime_opts(const struct nvmft_config *cfg,
 			       struct nvmft_runtime_opts *opts);
 
+/**
+ * nvmft_config_tgt_opts() - the options to create the target with
+ * @cfg: configuration.
+ * @opts: filled (nvmft_tgt_opts_init() defaults, then the "target" group:
+ *	max_connections, max_subsystems).
+ *
+ * nvmft_config_apply() sets max_connections on a target created otherwise,
+ * but fails if the file's max_subsystems differs from the target's (it
+ * cannot change after creation). Any thread.
+ */
+void nvmft_config_tgt_opts(const struct nvmft_config *cfg,
+			   struct nvmft_tgt_opts *opts);
+
 /** nvmft_config_log_level() - the "log_level" setting (default NOTICE) */
 enum nvmft_log_level nvmft_config_log_level(const struct nvmft_config *cfg);
 

@@ -69,9 +69,10 @@ int nvmft_listen_addr_init(struct nvmft_listen_addr *a, const char *traddr,
  * @name: name for logs.
  * @bdevs: bdev registry to take namespaces from; NULL = the tgt creates its
  *	own (see nvmft_tgt_get_bdevs()).
- * @max_subsystems: limit (default 1024).
- * @max_connections: connections accepted at once over all transports
- *	(default 4096); more are refused (logged, rate-limited).
+ * @max_subsystems: limit (default 1024, 1..65535).
+ * @max_connections: connections accepted at once over all transports and
+ *	listeners (default 4096, 1..%NVMFT_MAX_CONNECTIONS_LIMIT); more are
+ *	closed at accept (logged at most once a second, with a count).
  */
 struct nvmft_tgt_opts {
 	const char *name;
@@ -79,6 +80,9 @@ struct nvmft_tgt_opts {
 	uint32_t max_subsystems;
 	uint32_t max_connections;
 };
+
+/* Highest max_connections (of the target or of a listener) accepted. */
+#define NVMFT_MAX_CONNECTIONS_LIMIT	1000000u
 
 void nvmft_tgt_opts_init(struct nvmft_tgt_opts *opts);
 
@@ -104,6 +108,35 @@ int nvmft_tgt_create(struct nvmft_runtime *rt, const struct nvmft_tgt_opts *opts
  */
 void nvmft_tgt_destroy(struct nvmft_tgt *tgt, nvmft_done_fn done, void *arg);
 
+/**
+ * nvmft_tgt_get_opts() - the options @tgt runs with (@out->name and
+ * @out->bdevs point into the tgt). App reactor.
+ */
+void nvmft_tgt_get_opts(struct nvmft_tgt *tgt, struct nvmft_tgt_opts *out);
+
+/**
+ * nvmft_tgt_set_max_connections() - change the target-wide connection
+ * limit; connections already accepted above a lowered limit stay.
+ * App reactor. Return: 0 or -EINVAL (@max not 1..%NVMFT_MAX_CONNECTIONS_LIMIT).
+ */
+int nvmft_tgt_set_max_connections(struct nvmft_tgt *tgt, uint32_t max);
+
+/**
+ * struct nvmft_tgt_conn_stats - connection counters of a target
+ * @nr_connections: connections accepted and not yet gone.
+ * @refused_connections: connections closed at accept since the target was
+ *	created: by its max_connections, by a listener's, or because it was
+ *	shutting down or out of memory.
+ */
+struct nvmft_tgt_conn_stats {
+	uint32_t nr_connections;
+	uint64_t refused_connections;
+};
+
+/** nvmft_tgt_get_conn_stats() - fill @out. App reactor. */
+void nvmft_tgt_get_conn_stats(struct nvmft_tgt *tgt,
+			      struct nvmft_tgt_conn_stats *out);
+
 struct nvmft_runtime *nvmft_tgt_get_runtime(struct nvmft_tgt *tgt);
 struct nvmft_bdev_registry *nvmft_tgt_get_bdevs(struct nvmft_tgt *tgt);
 
@@ -127,6 +160,10 @@ struct nvmft_bdev_registry *nvmft_tgt_get_bdevs(struct nvmft_tgt *tgt);
  * @backlog: listen backlog (default 512).
  * @zcopy_threshold: sends of at least this many bytes use SEND_ZC where
  *	the kernel has it (0 = never; default 0).
+ * @max_conn_buf_share_pct: percent of its reactor's @num_shared_buffers one
+ *	connection may hold at once (1..100, default 25), but never fewer
+ *	buffers than one request of @max_io_size needs: a host that stops
+ *	reading cannot take the buffers the other hosts need.
  */
 struct nvmft_transport_opts {
 	uint16_t max_queue_depth;
@@ -141,6 +178,7 @@ struct nvmft_transport_opts {
 	uint32_t icreq_timeout_ms;
 	uint32_t backlog;
 	uint32_t zcopy_threshold;
+	uint32_t max_conn_buf_share_pct;
 };
 
 /**
@@ -251,6 +289,57 @@ int nvmft_subsystem_remove_listener(struct nvmft_subsystem *ss,
 				    const struct nvmft_listen_addr *addr);
 
 /**
+ * struct nvmft_listen_opts - options of a listening address
+ * @max_connections: connections this address accepts at once
+ *	(0..%NVMFT_MAX_CONNECTIONS_LIMIT; 0, the default, = no limit of its
+ *	own); more are closed at accept (logged at most once a second, with a
+ *	count). The target's max_connections applies as well.
+ *
+ * The options belong to the address, not to a subsystem: every subsystem
+ * listening there (and the discovery service) shares its limit and its
+ * count. A later add of the same address with a non-zero @max_connections
+ * replaces the limit (connections above a lowered limit stay); an add with
+ * 0 leaves it as it is. The options go with the address when its last
+ * user stops listening there.
+ */
+struct nvmft_listen_opts {
+	uint32_t max_connections;
+};
+
+void nvmft_listen_opts_init(struct nvmft_listen_opts *opts);
+
+/**
+ * nvmft_subsystem_add_listener_ext() - nvmft_subsystem_add_listener()
+ * with options (@opts NULL = defaults). App reactor.
+ * Return: as nvmft_subsystem_add_listener(); -EINVAL also for an option
+ * out of range.
+ */
+int nvmft_subsystem_add_listener_ext(struct nvmft_subsystem *ss,
+				     const struct nvmft_listen_addr *addr,
+				     const struct nvmft_listen_opts *opts);
+
+/**
+ * struct nvmft_listener_info - a listening address now
+ * @max_connections: its limit (0 = none of its own).
+ * @nr_connections: connections accepted there and not yet gone.
+ * @refused_connections: connections accepted there and closed at once
+ *	(by its limit or the target's) since it started listening.
+ */
+struct nvmft_listener_info {
+	uint32_t max_connections;
+	uint32_t nr_connections;
+	uint64_t refused_connections;
+};
+
+/**
+ * nvmft_tgt_get_listener_info() - fill @out for listening address @addr
+ * App reactor. Return: 0 or -ENOENT (nobody listens there).
+ */
+int nvmft_tgt_get_listener_info(struct nvmft_tgt *tgt,
+				const struct nvmft_listen_addr *addr,
+				struct nvmft_listener_info *out);
+
+/**
  * struct nvmft_ns_opts - a namespace
  * @bdev_name: bdev to expose.
  * @nsid: 0 = lowest free.
@@ -293,6 +382,12 @@ int nvmft_subsystem_remove_ns(struct nvmft_subsystem *ss, uint32_t nsid,
  * Return: 0, -EEXIST, -ENOENT (no such transport), -EADDRINUSE, -EINVAL.
  */
 int nvmft_tgt_listen(struct nvmft_tgt *tgt, const struct nvmft_listen_addr *addr);
+/**
+ * nvmft_tgt_listen_ext() - nvmft_tgt_listen() with options (@opts NULL =
+ * defaults; see struct nvmft_listen_opts). App reactor.
+ */
+int nvmft_tgt_listen_ext(struct nvmft_tgt *tgt, const struct nvmft_listen_addr *addr,
+			 const struct nvmft_listen_opts *opts);
 int nvmft_tgt_stop_listen(struct nvmft_tgt *tgt,
 			  const struct nvmft_listen_addr *addr);
 

@@ -56,6 +56,12 @@ enum nvmft_engine {
 };
 
 /**
+ * NVMFT_IDLE_SPIN_US_MAX - largest &nvmft_runtime_opts.idle_spin_us (1 s):
+ * beyond that, adaptive mode is poll mode in all but name.
+ */
+#define NVMFT_IDLE_SPIN_US_MAX	1000000u
+
+/**
  * struct nvmft_runtime_opts - options of nvmft_runtime_create()
  * @nr_reactors: number of reactor threads; 0 = one per CPU in the process's
  *	affinity mask (so `taskset -c 0 prog` gets one reactor).
@@ -64,7 +70,8 @@ enum nvmft_engine {
  * @pin: pin reactors to CPUs.
  * @wait_mode: see &enum nvmft_wait_mode.
  * @engine: see &enum nvmft_engine.
- * @idle_spin_us: adaptive mode: idle time before a reactor sleeps.
+ * @idle_spin_us: adaptive mode: idle time before a reactor sleeps
+ *	(default 200, at most %NVMFT_IDLE_SPIN_US_MAX).
  * @msg_ring_size: capacity of each reactor's message inbox (power of 2).
  * @ring_entries: io_uring submission queue size per reactor.
  * @name: prefix of reactor thread names ("nvmft" → "nvmft_r0").
@@ -155,10 +162,35 @@ const char *nvmft_engine_name(enum nvmft_engine e);
 
 /**
  * nvmft_runtime_set_wait_mode() - change the wait mode of every reactor
- * Any thread; takes effect on each reactor's next loop turn.
+ * @rt: runtime.
+ * @mode: new mode (an invalid value is ignored).
+ *
+ * Any thread; takes effect on each reactor's next loop turn. Every reactor
+ * is woken, so one asleep in interrupt or adaptive mode starts polling at
+ * once when switched to %NVMFT_WAIT_POLL.
  */
 void nvmft_runtime_set_wait_mode(struct nvmft_runtime *rt,
 				 enum nvmft_wait_mode mode);
+
+/**
+ * nvmft_runtime_set_idle_spin_us() - change how long adaptive reactors spin
+ * @rt: runtime.
+ * @idle_spin_us: idle time before an adaptive reactor sleeps, 0 to
+ *	%NVMFT_IDLE_SPIN_US_MAX microseconds.
+ *
+ * Any thread; each reactor uses the new value from its next idle turn.
+ * Only adaptive mode reads it, but it is kept in every mode.
+ *
+ * Return: 0, or -EINVAL (@rt NULL or @idle_spin_us out of range).
+ */
+int nvmft_runtime_set_idle_spin_us(struct nvmft_runtime *rt,
+				   unsigned int idle_spin_us);
+
+/**
+ * nvmft_runtime_get_idle_spin_us() - the current adaptive spin time in
+ * microseconds. Any thread.
+ */
+unsigned int nvmft_runtime_get_idle_spin_us(const struct nvmft_runtime *rt);
 
 /**
  * nvmft_runtime_get_wait_mode() - the current wait mode. Any thread.

@@ -53,6 +53,8 @@ static void registry_maybe_finish(struct nvmft_bdev_registry *reg)
 		return;
 	done = reg->destroy_done;
 	arg = reg->destroy_arg;
+	if (reg->hbd_gone)
+		reg->hbd_gone(reg->hbd);
 	free(reg);
 	if (done)
 		done(arg);

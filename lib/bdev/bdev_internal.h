@@ -69,6 +69,13 @@ struct nvmft_bdev_registry {
 	bool destroy_walk;			/* app: inside registry_destroy */
 	nvmft_msg_fn destroy_done;
 	void *destroy_arg;
+	/*
+	 * app: the hbd context of this registry (one at most, so that the
+	 * configuration and the RPC methods share its pools), and the hook
+	 * that tells it the registry is freed (lib/bdev/hbd/hbd_registry.c).
+	 */
+	void *hbd;
+	void (*hbd_gone)(void *hbd);
 };
 
 struct bdev_delete_waiter {

@@ -74,7 +74,7 @@ struct uring_disk {
 	uint32_t block_size;
 	uint32_t mem_align;	/* O_DIRECT buffer address alignment */
 	uint32_t len_align;	/* O_DIRECT offset and segment length alignment */
-	uint64_t num_blocks;
+	uint64_t num_blocks;	/* app reactor: the size last reported */
 	/* Learnt from the file system at run time, on any reactor. */
 	_Atomic bool no_zero_range;
 	_Atomic bool no_punch_hole;
@@ -745,6 +745,59 @@ static int uring_usable(struct nvmft_runtime *rt, const char *name)
 static bool block_size_valid(uint32_t bs)
 {
 	return bs == 0 || (bs >= 512 && bs <= 65536 && !(bs & (bs - 1)));
+}
+
+/* Current size in bytes of the open file or device. */
+static int disk_size(const struct uring_disk *d, uint64_t *bytes)
+{
+	struct stat st;
+
+	if (d->is_blkdev)
+		return ioctl(d->fd, BLKGETSIZE64, bytes) < 0 ? -errno : 0;
+	if (fstat(d->fd, &st) < 0)
+		return -errno;
+	*bytes = (uint64_t)st.st_size;
+	return 0;
+}
+
+int nvmft_bdev_uring_rescan(struct nvmft_bdev_registry *reg, const char *name)
+{
+	struct nvmft_bdev *bdev;
+	struct uring_disk *d;
+	uint64_t bytes, blocks;
+	int rc;
+
+	if (!reg || !name)
+		return -EINVAL;
+	bdev = nvmft_bdev_get(reg, name);
+	if (!bdev)
+		return -ENOENT;
+	if (bdev->ops != &uring_ops)
+		return -EINVAL;
+	d = nvmft_bdev_get_ctx(bdev);
+	rc = disk_size(d, &bytes);
+	if (rc) {
+		RT_ERR(d->rt, "bdev %s: cannot read the size of %s: %s", name,
+		       d->filename, strerror(-rc));
+		return rc;
+	}
+	blocks = bytes / d->block_size;
+	if (blocks == d->num_blocks)
+		return 0;
+	if (blocks == 0) {
+		RT_ERR(d->rt, "bdev %s: %s is now smaller than one %u-byte block; keeping %llu blocks",
+		       name, d->filename, d->block_size,
+		       (unsigned long long)d->num_blocks);
+		return -EINVAL;
+	}
+	rc = nvmft_bdev_notify_resize(bdev, blocks);
+	if (rc)
+		return rc;
+	RT_NOTICE(d->rt, "bdev %s: %s resized from %llu to %llu blocks", name,
+		  d->filename, (unsigned long long)d->num_blocks,
+		  (unsigned long long)blocks);
+	d->num_blocks = blocks;
+	return 0;
 }
 
 int nvmft_bdev_uring_create(struct nvmft_bdev_registry *reg,

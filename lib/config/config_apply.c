@@ -67,6 +67,38 @@ static void step_started(struct step *st, int rc)
 		st->rc = rc;
 }
 
+/* The target's limits: max_subsystems is fixed when the target is created
+ * (see nvmft_config_tgt_opts()); max_connections may change now. */
+static void do_target(void *arg)
+{
+	struct step *st = arg;
+	const struct cfg_target *c = &st->cfg->target;
+	struct nvmft_tgt_opts o;
+
+	nvmft_tgt_get_opts(st->tgt, &o);
+	if (c->has_max_subsystems && c->max_subsystems != o.max_subsystems) {
+		snprintf(st->what, sizeof(st->what), "target.max_subsystems = %u: "
+			 "the target was created with %u", c->max_subsystems,
+			 o.max_subsystems);
+		st->rc = -EINVAL;
+		return;
+	}
+	snprintf(st->what, sizeof(st->what), "target.max_connections = %u",
+		 c->max_connections);
+	if (c->has_max_connections)
+		st->rc = nvmft_tgt_set_max_connections(st->tgt, c->max_connections);
+}
+
+void nvmft_config_tgt_opts(const struct nvmft_config *cfg,
+			   struct nvmft_tgt_opts *opts)
+{
+	nvmft_tgt_opts_init(opts);
+	if (cfg->target.has_max_connections)
+		opts->max_connections = cfg->target.max_connections;
+	if (cfg->target.has_max_subsystems)
+		opts->max_subsystems = cfg->target.max_subsystems;
+}
+
 static void do_transport(void *arg)
 {
 	struct step *st = arg;
@@ -87,6 +119,9 @@ static void do_hbd_pool(void *arg)
 	const struct cfg_hbd_pool *p = &st->cfg->hbd_pools[st->idx];
 
 	snprintf(st->what, sizeof(st->what), "hbd pool %s", p->name);
+	/* One context per registry: RPC may have made it already. */
+	if (!st->hbd)
+		st->hbd = nvmft_hbd_get(nvmft_tgt_get_bdevs(st->tgt));
 	if (!st->hbd) {
 		st->rc = nvmft_hbd_create(nvmft_tgt_get_bdevs(st->tgt), &st->hbd);
 		if (st->rc)
@@ -202,7 +237,7 @@ static void do_listener(void *arg)
 
 	snprintf(st->what, sizeof(st->what), "subsystem %s: listener %s:%s",
 		 c->nqn, l->addr.traddr, l->addr.trsvcid);
-	st->rc = ss ? nvmft_subsystem_add_listener(ss, &l->addr) : -ENOENT;
+	st->rc = ss ? nvmft_subsystem_add_listener_ext(ss, &l->addr, &l->opts) : -ENOENT;
 }
 
 static void do_start(void *arg)
@@ -226,7 +261,7 @@ static void do_discovery_listener(void *arg)
 
 	snprintf(st->what, sizeof(st->what), "discovery listener %s:%s",
 		 l->addr.traddr, l->addr.trsvcid);
-	st->rc = nvmft_tgt_listen(st->tgt, &l->addr);
+	st->rc = nvmft_tgt_listen_ext(st->tgt, &l->addr, &l->opts);
 	if (st->rc == -EEXIST)
 		st->rc = 0;	/* a subsystem listens there already */
 }
@@ -258,6 +293,11 @@ int nvmft_config_apply(const struct nvmft_config *cfg, struct nvmft_tgt *tgt,
 	pthread_cond_init(&st.cond, NULL);
 	err[0] = '\0';
 
+	rc = run_step(&st, do_target);
+	if (rc) {
+		rc = fail(&st, rc, err, errlen, cfg->target.line);
+		goto out;
+	}
 	for (st.idx = 0; st.idx < cfg->nr_transports; st.idx++) {
 		rc = run_step(&st, do_transport);
 		if (rc) {

@@ -39,6 +39,16 @@ struct cfg_ns {
 
 struct cfg_listener {
 	struct nvmft_listen_addr addr;
+	struct nvmft_listen_opts opts;		/* max_connections */
+	int line;
+};
+
+/* The top-level "target" group: what nvmft_tgt_opts takes. */
+struct cfg_target {
+	bool has_max_connections;
+	uint32_t max_connections;
+	bool has_max_subsystems;
+	uint32_t max_subsystems;
 	int line;
 };
 
@@ -85,8 +95,11 @@ struct nvmft_config {
 	bool pin;
 	enum nvmft_wait_mode wait_mode;
 	enum nvmft_engine engine;
+	unsigned int idle_spin_us;	/* when has_idle_spin_us, else the default */
+	bool has_idle_spin_us;
 	enum nvmft_log_level log_level;
 
+	struct cfg_target target;
 	struct cfg_transport *transports;
 	unsigned int nr_transports;
 	struct cfg_hbd_pool *hbd_pools;

@@ -23,15 +23,24 @@ static int parse_reactors(struct cfg_parse_ctx *pc, const config_setting_t *g)
 	static const struct key_spec keys[] = {
 		{ "count", K_INT }, { "cpus", K_STR }, { "pin", K_BOOL },
 		{ "wait_mode", K_STR }, { "engine", K_STR },
+		{ "idle_spin_us", K_INT },
 	};
 	struct nvmft_config *cfg = pc->cfg;
 	const char *s;
+	long long v;
 	int rc;
 
 	rc = cfg_check_keys(pc, g, keys, sizeof(keys) / sizeof(keys[0]));
 	if (rc)
 		return rc;
 	GET_UINT(pc, g, "count", 0, 1024, cfg->nr_reactors);
+	/* 0 is a value (sleep at once in adaptive mode): presence is kept. */
+	rc = cfg_get_int(pc, g, "idle_spin_us", 0, NVMFT_IDLE_SPIN_US_MAX, &v,
+			 &cfg->has_idle_spin_us);
+	if (rc)
+		return rc;
+	if (cfg->has_idle_spin_us)
+		cfg->idle_spin_us = (unsigned int)v;
 	cfg_get_bool(g, "pin", &cfg->pin);
 	s = cfg_get_str(g, "cpus");
 	if (s) {
@@ -104,7 +113,7 @@ static int parse_transport(struct cfg_parse_ctx *pc, const config_setting_t *g,
 		{ "io_unit_size", K_SIZE }, { "num_shared_buffers", K_INT },
 		{ "max_r2t", K_INT }, { "c2h_success", K_BOOL },
 		{ "icreq_timeout_ms", K_INT }, { "backlog", K_INT },
-		{ "zcopy_threshold", K_SIZE },
+		{ "zcopy_threshold", K_SIZE }, { "max_conn_buf_share_pct", K_INT },
 	};
 	const struct { const char *name; uint32_t *dst; } sizes[] = {
 		{ "in_capsule_data_size", &t->opts.in_capsule_data_size },
@@ -136,6 +145,7 @@ static int parse_transport(struct cfg_parse_ctx *pc, const config_setting_t *g,
 	GET_UINT(pc, g, "max_r2t", 1, 65536, t->opts.max_r2t);
 	GET_UINT(pc, g, "icreq_timeout_ms", 1, 3600 * 1000, t->opts.icreq_timeout_ms);
 	GET_UINT(pc, g, "backlog", 1, 65535, t->opts.backlog);
+	GET_UINT(pc, g, "max_conn_buf_share_pct", 1, 100, t->opts.max_conn_buf_share_pct);
 	cfg_get_bool(g, "c2h_success", &t->opts.c2h_success);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		const config_setting_t *s = config_setting_get_member(g, sizes[i].name);
@@ -195,7 +205,7 @@ static int parse_listener(struct cfg_parse_ctx *pc, const config_setting_t *g,
 {
 	static const struct key_spec keys[] = {
 		{ "trtype", K_STR }, { "adrfam", K_STR }, { "traddr", K_STR },
-		{ "trsvcid", K_STR },
+		{ "trsvcid", K_STR }, { "max_connections", K_INT },
 	};
 	int rc;
 
@@ -203,7 +213,47 @@ static int parse_listener(struct cfg_parse_ctx *pc, const config_setting_t *g,
 	if (rc)
 		return rc;
 	l->line = config_setting_source_line(g);
+	nvmft_listen_opts_init(&l->opts);
+	/* 0: no limit of the listener's own (the target's still applies) */
+	GET_UINT(pc, g, "max_connections", 0, NVMFT_MAX_CONNECTIONS_LIMIT,
+		 l->opts.max_connections);
 	return parse_addr(pc, g, "4420", &l->addr);
+}
+
+/* -------------------------------------------------------------- target */
+
+/* target = { max_connections = N; max_subsystems = N; }: the options the
+ * target is created with (nvmft_config_tgt_opts()). */
+static int parse_target(struct cfg_parse_ctx *pc, const config_setting_t *g)
+{
+	static const struct key_spec keys[] = {
+		{ "max_connections", K_INT }, { "max_subsystems", K_INT },
+	};
+	struct cfg_target *t = &pc->cfg->target;
+	long long v;
+	bool present;
+	int rc;
+
+	rc = cfg_check_keys(pc, g, keys, sizeof(keys) / sizeof(keys[0]));
+	if (rc)
+		return rc;
+	t->line = config_setting_source_line(g);
+	rc = cfg_get_int(pc, g, "max_connections", 1, NVMFT_MAX_CONNECTIONS_LIMIT,
+			 &v, &present);
+	if (rc)
+		return rc;
+	if (present) {
+		t->has_max_connections = true;
+		t->max_connections = (uint32_t)v;
+	}
+	rc = cfg_get_int(pc, g, "max_subsystems", 1, 65535, &v, &present);
+	if (rc)
+		return rc;
+	if (present) {
+		t->has_max_subsystems = true;
+		t->max_subsystems = (uint32_t)v;
+	}
+	return 0;
 }
 
 /* discovery.referrals: { traddr; trsvcid; [adrfam; trtype; subnqn;
@@ -537,7 +587,7 @@ static int parse_root(struct cfg_parse_ctx *pc, config_t *lc)
 		{ "reactors", K_GROUP }, { "log_level", K_STR },
 		{ "transports", K_LIST }, { "bdevs", K_LIST },
 		{ "subsystems", K_LIST }, { "discovery", K_GROUP },
-		{ "hbd_pools", K_LIST },
+		{ "hbd_pools", K_LIST }, { "target", K_GROUP },
 	};
 	const config_setting_t *root = config_root_setting(lc);
 	const config_setting_t *s;
@@ -552,6 +602,9 @@ static int parse_root(struct cfg_parse_ctx *pc, config_t *lc)
 		return rc;
 	s = config_setting_get_member(root, "log_level");
 	if (s && (rc = parse_log_level(pc, s)))
+		return rc;
+	s = config_setting_get_member(root, "target");
+	if (s && (rc = parse_target(pc, s)))
 		return rc;
 	s = config_setting_get_member(root, "transports");
 	if (s && (rc = parse_list(pc, s, sizeof(struct cfg_transport),
@@ -721,6 +774,8 @@ void nvmft_config_runtime_opts(const struct nvmft_config *cfg,
 	opts->pin = cfg->pin || cfg->cpus;
 	opts->wait_mode = cfg->wait_mode;
 	opts->engine = cfg->engine;
+	if (cfg->has_idle_spin_us)
+		opts->idle_spin_us = cfg->idle_spin_us;
 }
 
 enum nvmft_log_level nvmft_config_log_level(const struct nvmft_config *cfg)

@@ -90,8 +90,48 @@ static struct nvmf_tgt_listener *listener_find(struct nvmft_tgt *tgt,
 	return NULL;
 }
 
+struct nvmf_tgt_listener *nvmf_tgt_listener_find(struct nvmft_tgt *tgt,
+						 const struct nvmft_listen_addr *addr)
+{
+	return addr ? listener_find(tgt, addr) : NULL;
+}
+
+struct nvmf_tgt_listener *nvmf_tgt_listener_by_id(struct nvmft_tgt *tgt,
+						  uint64_t id)
+{
+	struct nvmf_tgt_listener *l;
+
+	if (!id)
+		return NULL;
+	TAILQ_FOREACH(l, &tgt->listeners, link) {
+		if (l->id == id)
+			return l;
+	}
+	return NULL;
+}
+
+void nvmft_listen_opts_init(struct nvmft_listen_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+}
+
+/* A later add sets a new limit only when it names one (see nvmf.h). */
+static void listener_apply_opts(struct nvmft_tgt *tgt, struct nvmf_tgt_listener *l,
+				const struct nvmft_listen_opts *opts)
+{
+	if (!opts || !opts->max_connections ||
+	    opts->max_connections == l->max_connections)
+		return;
+	if (l->max_connections)
+		RT_NOTICE(tgt->rt, "%s: listener %s:%s: max_connections %u -> %u",
+			  tgt->name, l->addr.traddr, l->addr.trsvcid,
+			  l->max_connections, opts->max_connections);
+	l->max_connections = opts->max_connections;
+}
+
 int nvmf_tgt_listener_get(struct nvmft_tgt *tgt, const struct nvmft_listen_addr *addr,
-			  bool explicit, struct nvmf_tgt_listener **out)
+			  bool explicit, const struct nvmft_listen_opts *opts,
+			  struct nvmf_tgt_listener **out)
 {
 	struct nvmf_transport *t;
 	struct nvmf_tgt_listener *l;
@@ -99,6 +139,8 @@ int nvmf_tgt_listener_get(struct nvmft_tgt *tgt, const struct nvmft_listen_addr 
 
 	ASSERT_ON_THREAD(tgt->app_thread);
 	if (!addr || tgt->destroying)
+		return -EINVAL;
+	if (opts && opts->max_connections > NVMFT_MAX_CONNECTIONS_LIMIT)
 		return -EINVAL;
 	l = listener_find(tgt, addr);
 	if (l) {
@@ -108,6 +150,7 @@ int nvmf_tgt_listener_get(struct nvmft_tgt *tgt, const struct nvmft_listen_addr 
 			l->tgt_listen = true;
 		}
 		l->refs++;
+		listener_apply_opts(tgt, l, opts);
 		*out = l;
 		return 0;
 	}
@@ -133,6 +176,8 @@ int nvmf_tgt_listener_get(struct nvmft_tgt *tgt, const struct nvmft_listen_addr 
 	l->transport = t;
 	l->refs = 1;
 	l->tgt_listen = explicit;
+	l->id = ++tgt->next_listener_id;
+	listener_apply_opts(tgt, l, opts);
 	TAILQ_INSERT_TAIL(&tgt->listeners, l, link);
 	*out = l;
 	return 0;
@@ -168,10 +213,16 @@ void nvmf_tgt_listeners_stop_all(struct nvmft_tgt *tgt)
 
 int nvmft_tgt_listen(struct nvmft_tgt *tgt, const struct nvmft_listen_addr *addr)
 {
+	return nvmft_tgt_listen_ext(tgt, addr, NULL);
+}
+
+int nvmft_tgt_listen_ext(struct nvmft_tgt *tgt, const struct nvmft_listen_addr *addr,
+			 const struct nvmft_listen_opts *opts)
+{
 	struct nvmf_tgt_listener *l;
 	int rc;
 
-	rc = nvmf_tgt_listener_get(tgt, addr, true, &l);
+	rc = nvmf_tgt_listener_get(tgt, addr, true, opts, &l);
 	if (rc == 0)
 		nvmf_ss_bump_discovery_genctr(tgt);
 	return rc;
@@ -203,4 +254,20 @@ int nvmft_tgt_listen_port(struct nvmft_tgt *tgt, const struct nvmft_listen_addr 
 	if (!l->transport->ops->listen_port)
 		return parse_port(l->addr.trsvcid);
 	return l->transport->ops->listen_port(l->transport, &l->addr);
+}
+
+int nvmft_tgt_get_listener_info(struct nvmft_tgt *tgt,
+				const struct nvmft_listen_addr *addr,
+				struct nvmft_listener_info *out)
+{
+	struct nvmf_tgt_listener *l;
+
+	ASSERT_ON_THREAD(tgt->app_thread);
+	l = nvmf_tgt_listener_find(tgt, addr);
+	if (!l)
+		return -ENOENT;
+	out->max_connections = l->max_connections;
+	out->nr_connections = l->nr_connections;
+	out->refused_connections = l->refused;
+	return 0;
 }

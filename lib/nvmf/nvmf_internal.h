@@ -315,6 +315,7 @@ struct nvmft_tgt {
 	uint32_t nr_live_ctrlrs;		/* created, not yet unlinked */
 	uint64_t refuse_log_us;			/* rate limit of "refused" logs */
 	uint64_t refused;
+	uint64_t next_listener_id;		/* last given, listener.c */
 	uint32_t nr_ss_ops;			/* subsystem changes queued or running */
 	int destroy_step;			/* tgt.c */
 	nvmft_done_fn destroy_done;
@@ -341,6 +342,14 @@ struct nvmf_tgt_listener {
 	struct nvmf_transport *transport;
 	uint32_t refs;				/* subsystems + explicit tgt_listen */
 	bool tgt_listen;			/* nvmft_tgt_listen() holds a ref */
+	/* Connections are counted on the app reactor, like the tgt's, and
+	 * by id: a connection may outlive its listener (stop listening does
+	 * not close connections), and a new listener on the same address
+	 * starts from zero. */
+	uint64_t id;				/* never 0 */
+	uint32_t max_connections;		/* 0 = no limit of its own */
+	uint32_t nr_connections;
+	uint64_t refused;
 };
 
 /*
@@ -350,6 +359,10 @@ struct nvmf_tgt_listener {
  * it, except smart, read (relaxed) by ctrlr->thread.
  */
 struct nvmf_qpair_core {
+	/* Set on the app reactor before the qpair travels; the core struct
+	 * goes back there when the qpair is gone, to uncount it. */
+	struct nvmft_tgt *tgt;
+	uint64_t listener_id;			/* 0: not from a listener */
 	struct nvmf_req *fused_first;		/* FUSE_FIRST waiting for its second */
 	bool connecting;			/* a Connect is travelling */
 	bool detaching;				/* detach message sent to ctrlr->thread */
@@ -553,8 +566,9 @@ const struct nvmf_transport_ops *nvmf_tgt_find_transport_ops(struct nvmft_tgt *t
 							     const char *trtype);
 struct nvmf_transport *nvmf_tgt_get_transport(struct nvmft_tgt *tgt,
 					      const char *trtype);
-/* App reactor: a qpair's fini finished (the connection count drops). */
-void nvmf_tgt_qpair_gone(struct nvmft_tgt *tgt);
+/* App reactor: a qpair's fini finished; the connection counts (the tgt's
+ * and its listener's, by @listener_id, 0 for none) drop. */
+void nvmf_tgt_qpair_gone(struct nvmft_tgt *tgt, uint64_t listener_id);
 /* App reactor: a controller left ss->ctrlrs. */
 void nvmf_tgt_ctrlr_gone(struct nvmft_tgt *tgt);
 /* App reactor: a subsystem change finished (tgt->nr_ss_ops dropped). */
@@ -585,9 +599,16 @@ void nvmf_tgt_referrals_free(struct nvmft_tgt *tgt);
 bool nvmf_listen_addr_eq(const struct nvmft_listen_addr *a,
 			 const struct nvmft_listen_addr *b);
 /* A reference on the transport listener of @addr (listening if it is the
- * first); @explicit: for nvmft_tgt_listen(). 0 or -errno. */
+ * first); @explicit: for nvmft_tgt_listen(); @opts may be NULL (see
+ * struct nvmft_listen_opts for a second add). 0 or -errno. */
 int nvmf_tgt_listener_get(struct nvmft_tgt *tgt, const struct nvmft_listen_addr *addr,
-			  bool explicit, struct nvmf_tgt_listener **out);
+			  bool explicit, const struct nvmft_listen_opts *opts,
+			  struct nvmf_tgt_listener **out);
+/* The listener of @addr (NULL: none) and of @id (NULL: gone). */
+struct nvmf_tgt_listener *nvmf_tgt_listener_find(struct nvmft_tgt *tgt,
+						 const struct nvmft_listen_addr *addr);
+struct nvmf_tgt_listener *nvmf_tgt_listener_by_id(struct nvmft_tgt *tgt,
+						  uint64_t id);
 void nvmf_tgt_listener_put(struct nvmft_tgt *tgt, struct nvmf_tgt_listener *l,
 			   bool explicit);
 void nvmf_tgt_listeners_stop_all(struct nvmft_tgt *tgt);

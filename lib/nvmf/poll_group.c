@@ -122,9 +122,15 @@ void nvmf_pg_disconnect_all(struct nvmf_poll_group *pg)
 
 /* --- qpair life on its reactor ------------------------------------------ */
 
+/* App reactor: the core struct travels back to uncount its connection. */
 static void qpair_gone_msg(void *arg)
 {
-	nvmf_tgt_qpair_gone(arg);
+	struct nvmf_qpair_core *core = arg;
+	struct nvmft_tgt *tgt = core->tgt;
+	uint64_t listener_id = core->listener_id;
+
+	free(core);
+	nvmf_tgt_qpair_gone(tgt, listener_id);
 }
 
 static void qpair_fini_done(struct nvmf_qpair *qp, void *arg)
@@ -138,8 +144,9 @@ static void qpair_fini_done(struct nvmf_qpair *qp, void *arg)
 	if (qp->ctrlr)
 		nvmf_ctrlr_release_qpair(qp);
 	qp->core_ctx = NULL;
-	free(core);
-	nvmf_send(tgt, tgt->app_thread, qpair_gone_msg, tgt);
+	core->tgt = tgt;
+	if (nvmf_send(tgt, tgt->app_thread, qpair_gone_msg, core))
+		free(core);
 }
 
 static void qpair_fini_start(struct nvmf_qpair *qp)

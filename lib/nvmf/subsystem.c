@@ -370,6 +370,13 @@ static struct nvmf_listener_entry *ss_listener_find(struct nvmft_subsystem *ss,
 int nvmft_subsystem_add_listener(struct nvmft_subsystem *ss,
 				 const struct nvmft_listen_addr *addr)
 {
+	return nvmft_subsystem_add_listener_ext(ss, addr, NULL);
+}
+
+int nvmft_subsystem_add_listener_ext(struct nvmft_subsystem *ss,
+				     const struct nvmft_listen_addr *addr,
+				     const struct nvmft_listen_opts *opts)
+{
 	struct nvmf_listener_entry *l;
 	int rc;
 
@@ -381,7 +388,7 @@ int nvmft_subsystem_add_listener(struct nvmft_subsystem *ss,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	rc = nvmf_tgt_listener_get(ss->tgt, addr, false, &l->tl);
+	rc = nvmf_tgt_listener_get(ss->tgt, addr, false, opts, &l->tl);
 	if (rc) {
 		free(l);
 		return rc;

@@ -142,7 +142,8 @@ int nvmft_tgt_create(struct nvmft_runtime *rt, const struct nvmft_tgt_opts *opts
 		nvmft_tgt_opts_init(&o);
 	if (!o.name)
 		o.name = "nvmft";
-	if (o.max_subsystems == 0 || o.max_subsystems > 65535 || o.max_connections == 0)
+	if (o.max_subsystems == 0 || o.max_subsystems > 65535 ||
+	    o.max_connections == 0 || o.max_connections > NVMFT_MAX_CONNECTIONS_LIMIT)
 		return -EINVAL;
 	if (nvmft_get_thread() != nvmft_runtime_get_thread(rt, 0))
 		return -EINVAL;
@@ -199,6 +200,28 @@ out_free_bdevs:
 out_free_tgt:
 	tgt_free(tgt);
 	return rc;
+}
+
+void nvmft_tgt_get_opts(struct nvmft_tgt *tgt, struct nvmft_tgt_opts *out)
+{
+	*out = tgt->opts;
+}
+
+int nvmft_tgt_set_max_connections(struct nvmft_tgt *tgt, uint32_t max)
+{
+	ASSERT_ON_THREAD(tgt->app_thread);
+	if (max == 0 || max > NVMFT_MAX_CONNECTIONS_LIMIT)
+		return -EINVAL;
+	tgt->opts.max_connections = max;
+	return 0;
+}
+
+void nvmft_tgt_get_conn_stats(struct nvmft_tgt *tgt,
+			      struct nvmft_tgt_conn_stats *out)
+{
+	ASSERT_ON_THREAD(tgt->app_thread);
+	out->nr_connections = tgt->nr_connections;
+	out->refused_connections = tgt->refused;
 }
 
 struct nvmft_runtime *nvmft_tgt_get_runtime(struct nvmft_tgt *tgt)
@@ -475,22 +498,36 @@ static void qpair_refused_done(struct nvmf_qpair *qp, void *arg)
 {
 }
 
-static void refuse(struct nvmft_tgt *tgt, struct nvmf_qpair *qp, const char *why)
+/* A peer can make us refuse at will: one log line a second, with counts. */
+static void refuse(struct nvmft_tgt *tgt, struct nvmf_tgt_listener *l,
+		   struct nvmf_qpair *qp, const char *why)
 {
 	uint64_t now = nvmft_now_us();
 
 	tgt->refused++;
+	if (l)
+		l->refused++;
 	if (now - tgt->refuse_log_us >= REFUSE_LOG_PERIOD_US) {
-		RT_WARN(tgt->rt, "%s: connection refused: %s (%llu refused so far)",
-			tgt->name, why, (unsigned long long)tgt->refused);
+		if (l)
+			RT_WARN(tgt->rt, "%s: connection refused: %s (on %s:%s: "
+				"%llu refused there, %llu in all)", tgt->name, why,
+				l->addr.traddr, l->addr.trsvcid,
+				(unsigned long long)l->refused,
+				(unsigned long long)tgt->refused);
+		else
+			RT_WARN(tgt->rt, "%s: connection refused: %s (%llu refused so far)",
+				tgt->name, why, (unsigned long long)tgt->refused);
 		tgt->refuse_log_us = now;
 	}
 	qp->state = NVMF_QPAIR_DISCONNECTING;
 	qp->transport->ops->qpair_fini(qp, qpair_refused_done, tgt);
 }
 
-void nvmf_tgt_new_qpair(struct nvmft_tgt *tgt, struct nvmf_qpair *qp)
+void nvmf_tgt_new_listener_qpair(struct nvmft_tgt *tgt, struct nvmf_qpair *qp,
+				 const struct nvmft_listen_addr *listen_addr)
 {
+	struct nvmf_tgt_listener *l = nvmf_tgt_listener_find(tgt, listen_addr);
+	struct nvmf_qpair_core *core;
 	struct nvmft_thread *t;
 	uint32_t idx;
 
@@ -504,27 +541,43 @@ void nvmf_tgt_new_qpair(struct nvmft_tgt *tgt, struct nvmf_qpair *qp)
 	qp->core_outstanding = 0;
 	qp->core_ctx = NULL;
 	if (tgt->destroying) {
-		refuse(tgt, qp, "target shutting down");
+		refuse(tgt, l, qp, "target shutting down");
 		return;
 	}
 	if (tgt->nr_connections >= tgt->opts.max_connections) {
-		refuse(tgt, qp, "max_connections reached");
+		refuse(tgt, l, qp, "target max_connections reached");
 		return;
 	}
-	qp->core_ctx = calloc(1, sizeof(struct nvmf_qpair_core));
-	if (!qp->core_ctx) {
-		refuse(tgt, qp, "no memory");
+	if (l && l->max_connections && l->nr_connections >= l->max_connections) {
+		refuse(tgt, l, qp, "listener max_connections reached");
 		return;
 	}
+	core = calloc(1, sizeof(struct nvmf_qpair_core));
+	if (!core) {
+		refuse(tgt, l, qp, "no memory");
+		return;
+	}
+	core->tgt = tgt;
+	core->listener_id = l ? l->id : 0;
+	qp->core_ctx = core;
 	idx = tgt->next_pg++ % tgt->nr_threads;
 	t = nvmft_runtime_get_thread(tgt->rt, idx);
 	tgt->nr_connections++;
+	if (l)
+		l->nr_connections++;
 	if (nvmf_send(tgt, t, nvmf_pg_new_qpair_msg, qp)) {
 		tgt->nr_connections--;
-		free(qp->core_ctx);
+		if (l)
+			l->nr_connections--;
+		free(core);
 		qp->core_ctx = NULL;
-		refuse(tgt, qp, "reactor unreachable");
+		refuse(tgt, l, qp, "reactor unreachable");
 	}
+}
+
+void nvmf_tgt_new_qpair(struct nvmft_tgt *tgt, struct nvmf_qpair *qp)
+{
+	nvmf_tgt_new_listener_qpair(tgt, qp, NULL);
 }
 
 /* --- teardown ------------------------------------------------------------------- */
@@ -679,8 +732,12 @@ void nvmft_tgt_destroy(struct nvmft_tgt *tgt, nvmft_done_fn done, void *arg)
 	destroy_next(tgt);
 }
 
-void nvmf_tgt_qpair_gone(struct nvmft_tgt *tgt)
+void nvmf_tgt_qpair_gone(struct nvmft_tgt *tgt, uint64_t listener_id)
 {
+	struct nvmf_tgt_listener *l = nvmf_tgt_listener_by_id(tgt, listener_id);
+
+	if (l && l->nr_connections)
+		l->nr_connections--;
 	if (tgt->nr_connections)
 		tgt->nr_connections--;
 	if (tgt->destroying && tgt->destroy_step == DS_WAIT)

@@ -173,6 +173,11 @@ struct nvmf_transport_ops {
 /* App reactor: a new connection. The core owns placing it; on failure it
  * calls ops->qpair_fini on the app reactor. */
 void nvmf_tgt_new_qpair(struct nvmft_tgt *tgt, struct nvmf_qpair *qp);
+/* Same, for a connection accepted on the listener of @listen_addr (the
+ * address the core asked ops->listen for): it counts against that
+ * listener's max_connections too. */
+void nvmf_tgt_new_listener_qpair(struct nvmft_tgt *tgt, struct nvmf_qpair *qp,
+				 const struct nvmft_listen_addr *listen_addr);
 
 /* Transfer direction of a command (from the opcode / fabrics type). */
 enum nvmf_xfer nvmf_req_get_xfer(const struct nvmft_sqe *cmd);

@@ -6,6 +6,7 @@
  *   rpc_json.c                parameter decoding, errors, JSON helpers
  *   rpc_methods_framework.c   rpc_get_methods, versions, log level, reactors
  *   rpc_methods_bdev.c        bdev_*
+ *   rpc_methods_hbd.c         bdev_hbd_* (pools and volumes)
  *   rpc_methods_nvmf.c        transports, subsystems, hosts, listeners, ns
  *   rpc_methods_nvmf_stats.c  controllers, qpairs, statistics
  *   rpc_methods_nvmf_referral.c  discovery referrals
@@ -81,6 +82,8 @@ extern const struct nvmft_rpc_method rpc_nvmf_stats_methods[];
 extern const size_t rpc_nvmf_stats_methods_count;
 extern const struct nvmft_rpc_method rpc_nvmf_referral_methods[];
 extern const size_t rpc_nvmf_referral_methods_count;
+extern const struct nvmft_rpc_method rpc_hbd_methods[];
+extern const size_t rpc_hbd_methods_count;
 
 /* ---- rpc_json.c ------------------------------------------------------------- */
 

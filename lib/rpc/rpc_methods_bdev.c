@@ -2,7 +2,7 @@
 /*
  * Block device methods, with SPDK's names and parameters:
  * bdev_malloc_create/delete, bdev_null_create/delete,
- * bdev_uring_create/delete, bdev_get_bdevs.
+ * bdev_uring_create/delete/rescan, bdev_get_bdevs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -265,6 +265,40 @@ static void bdev_uring_delete(struct nvmft_rpc_request *req,
 	bdev_delete(req, params, "uring");
 }
 
+/* SPDK's reply: true once the size has been re-read (changed or not). */
+static void bdev_uring_rescan(struct nvmft_rpc_request *req,
+			      struct json_object *params, void *ctx)
+{
+	static const struct nvmft_rpc_param spec[] = {
+		RPC_REQ("name", NVMFT_RPC_STRING, struct name_params, name),
+	};
+	struct nvmft_bdev_registry *reg = req_bdevs(req);
+	struct name_params p = { 0 };
+	struct nvmft_bdev *bdev;
+	int rc;
+
+	if (nvmft_rpc_decode(req, params, "params", spec, RPC_NELEM(spec), &p))
+		return;
+	bdev = nvmft_bdev_get(reg, p.name);
+	if (!bdev) {
+		nvmft_rpc_error_errno(req, -ENODEV, "bdev_uring_rescan: bdev \"%s\"",
+				      p.name);
+		return;
+	}
+	if (strcmp(nvmft_bdev_product(bdev), "uring")) {
+		nvmft_rpc_error(req, NVMFT_RPC_INVALID_PARAMS,
+				"Invalid params: bdev_uring_rescan: bdev \"%s\" is a %s bdev, not uring",
+				p.name, nvmft_bdev_product(bdev));
+		return;
+	}
+	rc = nvmft_bdev_uring_rescan(reg, p.name);
+	if (rc) {
+		nvmft_rpc_error_errno(req, rc, "bdev_uring_rescan: bdev \"%s\"", p.name);
+		return;
+	}
+	nvmft_rpc_reply(req, json_object_new_boolean(true));
+}
+
 /* ---- listing ------------------------------------------------------------------ */
 
 struct claim_find {
@@ -418,6 +452,8 @@ const struct nvmft_rpc_method rpc_bdev_methods[] = {
 	  .summary = "create a bdev on a file or block device (io_uring)" },
 	{ .name = "bdev_uring_delete", .handler = bdev_uring_delete,
 	  .summary = "delete a uring bdev" },
+	{ .name = "bdev_uring_rescan", .handler = bdev_uring_rescan,
+	  .summary = "re-read the size of a uring bdev's file or device" },
 	{ .name = "bdev_get_bdevs", .handler = bdev_get_bdevs,
 	  .summary = "list bdevs" },
 };

@@ -144,6 +144,8 @@ static void get_reactors(struct nvmft_rpc_request *req, struct json_object *para
 		nvmft_engine_name(nvmft_runtime_engine(rt))));
 	json_object_object_add(o, "wait_mode", json_object_new_string(
 		rpc_wait_mode_name(nvmft_runtime_get_wait_mode(rt))));
+	json_object_object_add(o, "idle_spin_us", json_object_new_int64(
+		nvmft_runtime_get_idle_spin_us(rt)));
 	json_object_object_add(o, "tick_rate", json_object_new_int64(1000000));
 	for (i = 0; i < nvmft_runtime_nr_threads(rt); i++) {
 		nvmft_thread_get_stats(nvmft_runtime_get_thread(rt, i), &st);
@@ -163,30 +165,73 @@ static void get_reactors(struct nvmft_rpc_request *req, struct json_object *para
 }
 
 struct wait_params {
+	const char *mode;
 	const char *wait_mode;
+	uint32_t idle_spin_us;
+	bool has_idle_spin_us;
 };
 
+/*
+ * "mode" (or its older name "wait_mode") and/or "idle_spin_us": both are
+ * checked before either changes, so a refused call changes nothing.
+ */
 static void set_wait_mode(struct nvmft_rpc_request *req, struct json_object *params,
 			  void *ctx)
 {
 	static const struct nvmft_rpc_param spec[] = {
-		RPC_REQ("wait_mode", NVMFT_RPC_STRING, struct wait_params, wait_mode),
+		RPC_OPT("mode", NVMFT_RPC_STRING, struct wait_params, mode),
+		RPC_OPT("wait_mode", NVMFT_RPC_STRING, struct wait_params, wait_mode),
+		RPC_OPT_P("idle_spin_us", NVMFT_RPC_U32, struct wait_params,
+			  idle_spin_us, has_idle_spin_us),
 	};
 	struct nvmft_tgt *tgt = nvmft_rpc_server_tgt(nvmft_rpc_request_server(req));
+	struct nvmft_runtime *rt = nvmft_tgt_get_runtime(tgt);
 	struct wait_params p = { 0 };
-	int mode;
+	const char *key = "mode";
+	int mode = -1;
 
 	if (nvmft_rpc_decode(req, params, "params", spec, RPC_NELEM(spec), &p))
 		return;
-	mode = rpc_wait_mode_parse(p.wait_mode);
-	if (mode < 0) {
+	if (p.mode && p.wait_mode && strcmp(p.mode, p.wait_mode)) {
 		nvmft_rpc_error(req, NVMFT_RPC_INVALID_PARAMS,
-				"Invalid params: params.wait_mode: \"%s\" is not one "
-				"of adaptive, poll, interrupt", p.wait_mode);
+				"Invalid params: params.mode \"%s\" and params.wait_mode "
+				"\"%s\" disagree (wait_mode is the older name of mode)",
+				p.mode, p.wait_mode);
 		return;
 	}
-	nvmft_runtime_set_wait_mode(nvmft_tgt_get_runtime(tgt),
-				    (enum nvmft_wait_mode)mode);
+	if (!p.mode && p.wait_mode) {
+		p.mode = p.wait_mode;
+		key = "wait_mode";
+	}
+	if (!p.mode && !p.has_idle_spin_us) {
+		nvmft_rpc_error(req, NVMFT_RPC_INVALID_PARAMS,
+				"Invalid params: params.mode is required (adaptive, "
+				"poll, interrupt) unless params.idle_spin_us is given");
+		return;
+	}
+	if (p.mode) {
+		mode = rpc_wait_mode_parse(p.mode);
+		if (mode < 0) {
+			nvmft_rpc_error(req, NVMFT_RPC_INVALID_PARAMS,
+					"Invalid params: params.%s: \"%s\" is not one "
+					"of adaptive, poll, interrupt", key, p.mode);
+			return;
+		}
+	}
+	if (p.has_idle_spin_us && p.idle_spin_us > NVMFT_IDLE_SPIN_US_MAX) {
+		nvmft_rpc_error(req, NVMFT_RPC_INVALID_PARAMS,
+				"Invalid params: params.idle_spin_us: %u is out of "
+				"range [0, %u]", p.idle_spin_us, NVMFT_IDLE_SPIN_US_MAX);
+		return;
+	}
+	/* The spin time first: a reactor woken into adaptive mode uses it. */
+	if (p.has_idle_spin_us)
+		nvmft_runtime_set_idle_spin_us(rt, p.idle_spin_us);
+	if (mode >= 0)
+		nvmft_runtime_set_wait_mode(rt, (enum nvmft_wait_mode)mode);
+	nvmft_log(rt, NVMFT_LOG_NOTICE, "rpc: wait mode %s, idle_spin_us %u",
+		  rpc_wait_mode_name(nvmft_runtime_get_wait_mode(rt)),
+		  nvmft_runtime_get_idle_spin_us(rt));
 	nvmft_rpc_reply_bool(req, true);
 }
 
@@ -210,6 +255,6 @@ const struct nvmft_rpc_method rpc_framework_methods[] = {
 	{ .name = "nvmft_get_reactors", .handler = get_reactors,
 	  .summary = "reactors, engine, wait mode and counters" },
 	{ .name = "nvmft_set_wait_mode", .handler = set_wait_mode,
-	  .summary = "set the reactors' wait mode" },
+	  .summary = "set the reactors' wait mode and adaptive spin time" },
 };
 const size_t rpc_framework_methods_count = RPC_NELEM(rpc_framework_methods);

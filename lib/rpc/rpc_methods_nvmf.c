@@ -66,6 +66,7 @@ static void nvmf_create_transport(struct nvmft_rpc_request *req,
 		TP("icreq_timeout_ms", NVMFT_RPC_U32, icreq_timeout_ms),
 		TP("backlog", NVMFT_RPC_U32, backlog),
 		TP("zcopy_threshold", NVMFT_RPC_U32, zcopy_threshold),
+		TP("max_conn_buf_share_pct", NVMFT_RPC_U32, max_conn_buf_share_pct),
 		RPC_OPT_P("acceptor_backlog", NVMFT_RPC_U32, struct transport_params,
 			  acceptor_backlog, has_acceptor_backlog),
 		RPC_OPT("dif_insert_or_strip", NVMFT_RPC_BOOL, struct transport_params,
@@ -123,6 +124,8 @@ static void nvmf_create_transport(struct nvmft_rpc_request *req,
 		 !p.o.backlog)
 		bad = "num_shared_buffers, max_r2t, icreq_timeout_ms and backlog "
 		      "(at least 1)";
+	else if (p.o.max_conn_buf_share_pct < 1 || p.o.max_conn_buf_share_pct > 100)
+		bad = "max_conn_buf_share_pct (1 to 100)";
 	if (bad) {
 		nvmft_rpc_error(req, NVMFT_RPC_INVALID_PARAMS,
 				"Invalid params: params.%s", bad);
@@ -179,6 +182,8 @@ static int transport_json(const char *trtype, const struct nvmft_transport_opts 
 	json_object_object_add(t, "backlog", json_object_new_int64(o->backlog));
 	json_object_object_add(t, "zcopy_threshold",
 			       json_object_new_int64(o->zcopy_threshold));
+	json_object_object_add(t, "max_conn_buf_share_pct",
+			       json_object_new_int64(o->max_conn_buf_share_pct));
 	json_object_array_add(a, t);
 	return 0;
 }
@@ -395,13 +400,30 @@ static int host_json(const char *hostnqn, void *arg)
 	return 0;
 }
 
+struct listeners_json {
+	struct nvmft_tgt *tgt;
+	struct json_object *a;
+};
+
 static int listener_json(const struct nvmft_listen_addr *addr, void *arg)
 {
+	struct listeners_json *lj = arg;
 	struct json_object *l = rpc_listen_addr_json(addr);
+	struct nvmft_listener_info li;
 
 	/* SPDK lists the transport under both names. */
 	json_object_object_add(l, "transport", json_object_new_string(addr->trtype));
-	json_object_array_add(arg, l);
+	/* Extras: the address's own limit and counters (shared by every
+	 * subsystem listening there). */
+	if (nvmft_tgt_get_listener_info(lj->tgt, addr, &li) == 0) {
+		json_object_object_add(l, "max_connections",
+				       json_object_new_int64(li.max_connections));
+		json_object_object_add(l, "connections",
+				       json_object_new_int64(li.nr_connections));
+		json_object_object_add(l, "refused_connections",
+				       json_object_new_uint64(li.refused_connections));
+	}
+	json_object_array_add(lj->a, l);
 	return 0;
 }
 
@@ -436,6 +458,7 @@ static int subsystem_json(struct nvmft_subsystem *ss, void *arg)
 	struct ss_json *s = arg;
 	struct nvmf_info_ss info;
 	struct json_object *o, *l, *h, *n;
+	struct listeners_json lj = { .tgt = s->tgt };
 
 	nvmf_info_subsystem(ss, &info);
 	if (s->only && strcmp(s->only, info.nqn))
@@ -443,14 +466,15 @@ static int subsystem_json(struct nvmft_subsystem *ss, void *arg)
 	s->found = true;
 	o = json_object_new_object();
 	l = json_object_new_array();
+	lj.a = l;
 	h = json_object_new_array();
 	json_object_object_add(o, "nqn", json_object_new_string(info.nqn));
 	json_object_object_add(o, "subtype", json_object_new_string(
 		info.discovery ? "Discovery" : "NVMe"));
 	if (info.discovery)
-		nvmf_info_foreach_tgt_listener(s->tgt, tgt_listener_json, l);
+		nvmf_info_foreach_tgt_listener(s->tgt, tgt_listener_json, &lj);
 	else
-		nvmf_info_foreach_listener(ss, listener_json, l);
+		nvmf_info_foreach_listener(ss, listener_json, &lj);
 	json_object_object_add(o, "listen_addresses", l);
 	json_object_object_add(o, "allow_any_host",
 			       json_object_new_boolean(info.allow_any_host));
@@ -598,6 +622,7 @@ struct listener_params {
 	struct json_object *listen_address;
 	bool secure_channel;
 	const char *ana_state;
+	uint32_t max_connections;
 };
 
 static void listener_change(struct nvmft_rpc_request *req, struct json_object *params,
@@ -610,8 +635,12 @@ static void listener_change(struct nvmft_rpc_request *req, struct json_object *p
 		RPC_OPT("secure_channel", NVMFT_RPC_BOOL, struct listener_params,
 			secure_channel),
 		RPC_OPT("ana_state", NVMFT_RPC_STRING, struct listener_params, ana_state),
+		/* ours: the address's connection limit (add only) */
+		RPC_OPT("max_connections", NVMFT_RPC_U32, struct listener_params,
+			max_connections),
 		RPC_IGNORE("tgt_name"), RPC_IGNORE("sock_impl"),
 	};
+	struct nvmft_listen_opts lo;
 	const char *method = nvmft_rpc_request_method(req);
 	struct listener_params p = { 0 };
 	struct nvmft_listen_addr addr;
@@ -632,6 +661,15 @@ static void listener_change(struct nvmft_rpc_request *req, struct json_object *p
 				"optimized is supported", p.ana_state);
 		return;
 	}
+	if (p.max_connections > NVMFT_MAX_CONNECTIONS_LIMIT) {
+		nvmft_rpc_error(req, NVMFT_RPC_INVALID_PARAMS,
+				"Invalid params: params.max_connections: %u is out of "
+				"range [0, %u]", p.max_connections,
+				NVMFT_MAX_CONNECTIONS_LIMIT);
+		return;
+	}
+	nvmft_listen_opts_init(&lo);
+	lo.max_connections = p.max_connections;
 	if (rpc_decode_listen_addr(req, p.listen_address, "params.listen_address", &addr))
 		return;
 	ss = find_ss(req, p.nqn);
@@ -640,10 +678,10 @@ static void listener_change(struct nvmft_rpc_request *req, struct json_object *p
 	/* The discovery subsystem is reachable on every listener; listening
 	 * "for it" is listening for the target as a whole. */
 	if (nvmft_subsystem_is_discovery(ss))
-		rc = add ? nvmft_tgt_listen(req_tgt(req), &addr) :
+		rc = add ? nvmft_tgt_listen_ext(req_tgt(req), &addr, &lo) :
 			   nvmft_tgt_stop_listen(req_tgt(req), &addr);
 	else
-		rc = add ? nvmft_subsystem_add_listener(ss, &addr) :
+		rc = add ? nvmft_subsystem_add_listener_ext(ss, &addr, &lo) :
 			   nvmft_subsystem_remove_listener(ss, &addr);
 	if (rc == -EEXIST)
 		nvmft_rpc_error(req, NVMFT_RPC_INVALID_PARAMS,

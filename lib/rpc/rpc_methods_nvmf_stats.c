@@ -389,15 +389,53 @@ static void stats_visit(struct nvmf_poll_group *pg, void *arg)
 	json_object_array_add(w->pgs, o);
 }
 
+struct stats_listeners {
+	struct nvmft_tgt *tgt;
+	struct json_object *a;
+};
+
+/* Every listening address with its limit and counters (app reactor). */
+static int stats_listener(const struct nvmft_listen_addr *addr, bool explicit,
+			  void *arg)
+{
+	struct stats_listeners *sl = arg;
+	struct nvmft_listener_info li;
+	struct json_object *o;
+
+	if (nvmft_tgt_get_listener_info(sl->tgt, addr, &li))
+		return 0;
+	o = rpc_listen_addr_json(addr);
+	json_object_object_add(o, "max_connections", json_object_new_int64(li.max_connections));
+	json_object_object_add(o, "connections", json_object_new_int64(li.nr_connections));
+	json_object_object_add(o, "refused_connections",
+			       json_object_new_uint64(li.refused_connections));
+	json_object_array_add(sl->a, o);
+	return 0;
+}
+
 static void stats_done(void *arg)
 {
 	struct stats_walk *w = arg;
 	struct json_object *o = json_object_new_object();
+	struct stats_listeners sl = { .tgt = req_tgt(w->req) };
+	struct nvmft_tgt_conn_stats cs;
+	struct nvmft_tgt_opts topts;
 
 	/* Counters are plain counts and latencies microseconds: SPDK's
 	 * tick-based fields are not kept. */
 	json_object_object_add(o, "tick_rate", json_object_new_int64(1000000));
 	json_object_object_add(o, "io_latency_us", hist_json(&w->total));
+	/* Extras: connections of the target and of each listening address;
+	 * refused = closed at accept (a limit, shutdown, no memory). */
+	nvmft_tgt_get_opts(sl.tgt, &topts);
+	nvmft_tgt_get_conn_stats(sl.tgt, &cs);
+	json_object_object_add(o, "max_connections", json_object_new_int64(topts.max_connections));
+	json_object_object_add(o, "connections", json_object_new_int64(cs.nr_connections));
+	json_object_object_add(o, "refused_connections",
+			       json_object_new_uint64(cs.refused_connections));
+	sl.a = json_object_new_array();
+	nvmf_info_foreach_tgt_listener(sl.tgt, stats_listener, &sl);
+	json_object_object_add(o, "listeners", sl.a);
 	json_object_object_add(o, "poll_groups", w->pgs);
 	nvmft_rpc_reply(w->req, o);
 	free(w);

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * The running state as a libconfig file for nvmft_config_load(): log
- * level, wait mode, transports, bdevs, subsystems (hosts, namespaces,
- * listeners), discovery listeners and referrals, in the order
+ * level, wait mode, target limits, transports, bdevs, subsystems (hosts,
+ * namespaces, listeners with their limits), discovery listeners and
+ * referrals, in the order
  * nvmft_config_apply() creates them, so that loading the file recreates
  * what runs now.
  *
+ * hbd pools come before the bdevs, whose hbd volumes name them.
  * What the file format cannot express is left out with a comment saying
- * so: bdevs of other backends (hbd volumes are created by their pools),
- * and namespaces on such bdevs.
+ * so: bdevs of other backends, and namespaces on such bdevs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <nvmft/bdev_hbd.h>
 #include "nvmf/nvmf_info.h"
 #include "rpc/rpc_internal.h"
 
@@ -97,6 +99,7 @@ static int save_transport(const char *trtype, const struct nvmft_transport_opts 
 	put_kv_int(f, in, "icreq_timeout_ms", o->icreq_timeout_ms);
 	put_kv_int(f, in, "backlog", o->backlog);
 	put_kv_int(f, in, "zcopy_threshold", o->zcopy_threshold);
+	put_kv_int(f, in, "max_conn_buf_share_pct", o->max_conn_buf_share_pct);
 	fputs("  }", f);
 	return 0;
 }
@@ -115,7 +118,30 @@ static bool bdev_savable(const struct nvmft_bdev *bdev)
 {
 	const char *p = nvmft_bdev_product(bdev);
 
-	return !strcmp(p, "malloc") || !strcmp(p, "null") || !strcmp(p, "uring");
+	return !strcmp(p, "malloc") || !strcmp(p, "null") || !strcmp(p, "uring") ||
+	       !strcmp(p, "hbd");
+}
+
+/* hbd: the pool and export it was opened from (its size is the export's). */
+static void save_bdev_hbd(FILE *f, struct nvmft_bdev *bdev)
+{
+	struct json_object *info = json_object_new_object(), *v;
+
+	if (info && nvmft_bdev_dump_info(bdev, info) == 0) {
+		if (json_object_object_get_ex(info, "pool", &v)) {
+			fputs(" pool = ", f);
+			put_str(f, json_object_get_string(v));
+			fputc(';', f);
+		}
+		if (json_object_object_get_ex(info, "export", &v)) {
+			fputs(" export = ", f);
+			put_str(f, json_object_get_string(v));
+			fputc(';', f);
+		}
+	}
+	json_object_put(info);
+	if (nvmft_bdev_block_size(bdev) == 512 || nvmft_bdev_block_size(bdev) == 4096)
+		fprintf(f, " block_size = %u;", nvmft_bdev_block_size(bdev));
 }
 
 static int save_bdev(struct nvmft_bdev *bdev, void *arg)
@@ -135,7 +161,9 @@ static int save_bdev(struct nvmft_bdev *bdev, void *arg)
 	fprintf(f, " name = ");
 	put_str(f, nvmft_bdev_name(bdev));
 	fprintf(f, "; type = \"%s\";", product);
-	if (strcmp(product, "uring")) {
+	if (!strcmp(product, "hbd")) {
+		save_bdev_hbd(f, bdev);
+	} else if (strcmp(product, "uring")) {
 		fprintf(f, " num_blocks = %llu%s;",
 			(unsigned long long)nvmft_bdev_num_blocks(bdev),
 			nvmft_bdev_num_blocks(bdev) > 0x7fffffffull ? "L" : "");
@@ -160,6 +188,37 @@ static int save_bdev(struct nvmft_bdev *bdev, void *arg)
 			fprintf(f, " block_size = %u;", nvmft_bdev_block_size(bdev));
 	}
 	fprintf(f, "%suuid = \"%s\"; }", in, uuid);
+	return 0;
+}
+
+/* ---- hbd pools ------------------------------------------------------------------- */
+
+static int save_hbd_pool(struct nvmft_hbd_pool *pool, void *arg)
+{
+	struct save *s = arg;
+	struct nvmft_hbd_pool_opts o;
+	const char *in = "    ";
+	FILE *f = s->f;
+
+	nvmft_hbd_pool_get_opts(pool, &o);
+	list_sep(s);
+	fputs("  {\n", f);
+	put_kv_str(f, in, "name", nvmft_hbd_pool_name(pool));
+	put_kv_str(f, in, "uri", nvmft_hbd_pool_uri(pool));
+	put_kv_int(f, in, "health_interval_ms", o.health_interval_ms);
+	put_kv_int(f, in, "connect_timeout_ms", o.connect_timeout_ms);
+	put_kv_int(f, in, "retry_backoff_ms", o.retry_backoff_ms);
+	put_kv_int(f, in, "retry_backoff_max_ms", o.retry_backoff_max_ms);
+	put_kv_int(f, in, "down_after", o.down_after);
+	put_kv_int(f, in, "degraded_latency_ms", o.degraded_latency_ms);
+	put_kv_int(f, in, "io_timeout_ms", o.io_timeout_ms);
+	fputs("  }", f);
+	return 0;
+}
+
+static int count_hbd_pool(struct nvmft_hbd_pool *pool, void *arg)
+{
+	(*(unsigned int *)arg)++;
 	return 0;
 }
 
@@ -221,6 +280,7 @@ static int save_ns(const struct nvmf_info_ns *ns, void *arg)
 /* The port actually bound: an ephemeral "0" would not come back. */
 static void save_addr(struct save *s, const struct nvmft_listen_addr *a)
 {
+	struct nvmft_listener_info li;
 	char port[32];
 	int p = nvmft_tgt_listen_port(s->tgt, a);
 
@@ -232,7 +292,11 @@ static void save_addr(struct save *s, const struct nvmft_listen_addr *a)
 	put_str(s->f, a->traddr);
 	fputs("; trsvcid = ", s->f);
 	put_str(s->f, port);
-	fprintf(s->f, "; adrfam = \"%s\"; }", a->adrfam);
+	fprintf(s->f, "; adrfam = \"%s\";", a->adrfam);
+	/* the address's limit, shared by whoever listens there */
+	if (nvmft_tgt_get_listener_info(s->tgt, a, &li) == 0 && li.max_connections)
+		fprintf(s->f, " max_connections = %u;", li.max_connections);
+	fputs(" }", s->f);
 }
 
 static int save_listener(const struct nvmft_listen_addr *a, void *arg)
@@ -317,6 +381,9 @@ int nvmft_rpc_save_config(struct nvmft_tgt *tgt, char **out)
 {
 	struct nvmft_runtime *rt = nvmft_tgt_get_runtime(tgt);
 	struct save s = { .tgt = tgt };
+	struct nvmft_hbd *hbd;
+	unsigned int nr_pools = 0;
+	struct nvmft_tgt_opts topts;
 	unsigned int nr_bdevs = 0, nr_ss = 0, nr_transports = 0;
 	char when[64], *text = NULL;
 	size_t len = 0;
@@ -336,8 +403,13 @@ int nvmft_rpc_save_config(struct nvmft_tgt *tgt, char **out)
 		nvmft_engine_name(nvmft_runtime_engine(rt)));
 	fprintf(s.f, "log_level = \"%s\";\n",
 		rpc_log_level_name(nvmft_runtime_get_log_level(rt)));
-	fprintf(s.f, "reactors = {\n  wait_mode = \"%s\";\n};\n\n",
-		rpc_wait_mode_name(nvmft_runtime_get_wait_mode(rt)));
+	fprintf(s.f, "reactors = {\n  wait_mode = \"%s\";\n  idle_spin_us = %u;\n};\n\n",
+		rpc_wait_mode_name(nvmft_runtime_get_wait_mode(rt)),
+		nvmft_runtime_get_idle_spin_us(rt));
+
+	nvmft_tgt_get_opts(tgt, &topts);
+	fprintf(s.f, "target = {\n  max_connections = %u;\n  max_subsystems = %u;\n};\n\n",
+		topts.max_connections, topts.max_subsystems);
 
 	nvmf_info_foreach_transport(tgt, count_transport, &nr_transports);
 	if (nr_transports) {
@@ -348,6 +420,15 @@ int nvmft_rpc_save_config(struct nvmft_tgt *tgt, char **out)
 	} else {
 		/* (the loader then creates a TCP transport with defaults) */
 		fputs("# no transport\n\n", s.f);
+	}
+
+	hbd = nvmft_hbd_get(nvmft_tgt_get_bdevs(tgt));
+	nvmft_hbd_pool_foreach(hbd, count_hbd_pool, &nr_pools);
+	if (nr_pools) {
+		fputs("hbd_pools = (\n", s.f);
+		s.first = true;
+		nvmft_hbd_pool_foreach(hbd, save_hbd_pool, &s);
+		fputs("\n);\n\n", s.f);
 	}
 
 	nvmft_bdev_foreach(nvmft_tgt_get_bdevs(tgt), note_unsaved_bdev, &s);

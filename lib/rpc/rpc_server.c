@@ -699,6 +699,7 @@ static int register_builtin(struct nvmft_rpc_server *srv)
 	} tables[] = {
 		{ rpc_framework_methods, &rpc_framework_methods_count },
 		{ rpc_bdev_methods, &rpc_bdev_methods_count },
+		{ rpc_hbd_methods, &rpc_hbd_methods_count },
 		{ rpc_nvmf_methods, &rpc_nvmf_methods_count },
 		{ rpc_nvmf_stats_methods, &rpc_nvmf_stats_methods_count },
 		{ rpc_nvmf_referral_methods, &rpc_nvmf_referral_methods_count },

@@ -191,7 +191,9 @@ static void reactor_run(struct nvmft_thread *t)
 				idling = true;
 				idle_since = t->now;
 			}
-			if (t->now - idle_since < rt->idle_spin_us)
+			if (t->now - idle_since <
+			    atomic_load_explicit(&rt->idle_spin_us,
+						 memory_order_relaxed))
 				continue;
 		}
 		reactor_sleep(t);

@@ -144,6 +144,8 @@ static int check_opts(const struct nvmft_runtime_opts *o)
 		return -EINVAL;
 	if (o->ring_entries > RT_MAX_RING_ENTRIES)
 		return -EINVAL;
+	if (o->idle_spin_us > NVMFT_IDLE_SPIN_US_MAX)
+		return -EINVAL;
 	return 0;
 }
 
@@ -302,7 +304,7 @@ int nvmft_runtime_create(const struct nvmft_runtime_opts *opts,
 	o.cpus = NULL;
 	rt->opts = o;
 	rt->nr = o.nr_reactors;
-	rt->idle_spin_us = o.idle_spin_us;
+	atomic_init(&rt->idle_spin_us, o.idle_spin_us);
 	atomic_init(&rt->wait_mode, o.wait_mode);
 
 	rt->threads = calloc(rt->nr, sizeof(*rt->threads));
@@ -460,6 +462,26 @@ void nvmft_runtime_set_wait_mode(struct nvmft_runtime *rt,
 	/* A reactor sleeping without a timeout would not notice otherwise. */
 	for (i = 0; i < rt->nr; i++)
 		engine_wake(rt->threads[i]);
+}
+
+int nvmft_runtime_set_idle_spin_us(struct nvmft_runtime *rt,
+				   unsigned int idle_spin_us)
+{
+	if (!rt || idle_spin_us > NVMFT_IDLE_SPIN_US_MAX)
+		return -EINVAL;
+	/*
+	 * No wake-up needed: an adaptive reactor reads it on each idle turn,
+	 * and a sleeping one only spins again after its next piece of work.
+	 */
+	atomic_store_explicit(&rt->idle_spin_us, idle_spin_us,
+			      memory_order_relaxed);
+	return 0;
+}
+
+unsigned int nvmft_runtime_get_idle_spin_us(const struct nvmft_runtime *rt)
+{
+	return atomic_load_explicit(&((struct nvmft_runtime *)rt)->idle_spin_us,
+				    memory_order_relaxed);
 }
 
 struct nvmft_runtime *nvmft_thread_get_runtime(struct nvmft_thread *t)

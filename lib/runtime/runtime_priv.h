@@ -192,7 +192,7 @@ struct nvmft_runtime {
 	unsigned int nr;
 	struct nvmft_thread **threads;
 	_Atomic int wait_mode;
-	unsigned int idle_spin_us;
+	_Atomic unsigned int idle_spin_us;	/* changed live by RPC */
 
 	bool started;
 	bool stopped;

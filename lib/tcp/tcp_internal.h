@@ -43,9 +43,6 @@
 #define TCP_TERM_TIMEOUT_US	(2u * 1000 * 1000)
 /* Largest PDU taken before the IC exchange: an H2CTermReq with 128 bytes. */
 #define TCP_PRE_IC_MAX_PLEN	(sizeof(struct pdu_term_req) + PDU_TERM_MAX_DATA)
-/* A connection holds at most 1/this of its reactor's data buffer pool
- * (but always enough for one request of max_io_size). */
-#define TCP_QP_POOL_SHARE	4
 /* Logs a peer can trigger at will (timeouts, protocol errors, limits):
  * at most one line per this period and kind, with a count of the rest. */
 #define TCP_LOG_PERIOD_US	(1000u * 1000)
@@ -365,7 +362,8 @@ struct tcp_transport {
 	bool destroying;
 	nvmft_msg_fn destroy_done;
 	void *destroy_arg;
-	/* pool buffers one connection may hold (TCP_QP_POOL_SHARE) */
+	/* pool buffers one connection may hold: max_conn_buf_share_pct of
+	 * the pool, but always enough for one request of max_io_size */
 	uint32_t qp_max_bufs;
 	/* poll group of each reactor (written and read on that reactor) */
 	unsigned int nr_pgs;

@@ -28,6 +28,7 @@
 #define TCP_DEFAULT_MAX_R2T		1
 #define TCP_DEFAULT_ICREQ_TIMEOUT_MS	10000
 #define TCP_DEFAULT_BACKLOG		512
+#define TCP_DEFAULT_CONN_BUF_SHARE_PCT	25
 
 /* Limits of the checks. Requests are indexed by a 16-bit transfer tag. */
 #define TCP_MAX_QUEUE_DEPTH		16384
@@ -51,6 +52,7 @@ static void tcp_opts_init(struct nvmft_transport_opts *o)
 	o->icreq_timeout_ms = TCP_DEFAULT_ICREQ_TIMEOUT_MS;
 	o->backlog = TCP_DEFAULT_BACKLOG;
 	o->zcopy_threshold = 0;
+	o->max_conn_buf_share_pct = TCP_DEFAULT_CONN_BUF_SHARE_PCT;
 }
 
 #define OPT_BAD(tgt, fmt, ...)						\
@@ -126,6 +128,11 @@ static int tcp_opts_check(struct nvmft_tgt *tgt,
 		OPT_BAD(tgt, "backlog=%u (1..65535)", o->backlog);
 		return -EINVAL;
 	}
+	if (o->max_conn_buf_share_pct < 1 || o->max_conn_buf_share_pct > 100) {
+		OPT_BAD(tgt, "max_conn_buf_share_pct=%u (1..100)",
+			o->max_conn_buf_share_pct);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -154,7 +161,8 @@ static int tcp_create(struct nvmft_tgt *tgt,
 	tt->base.opts = *opts;
 	tt->rt = nvmft_tgt_get_runtime(tgt);
 	tt->app_thread = t;
-	tt->qp_max_bufs = opts->num_shared_buffers / TCP_QP_POOL_SHARE;
+	tt->qp_max_bufs = (uint32_t)((uint64_t)opts->num_shared_buffers *
+				     opts->max_conn_buf_share_pct / 100);
 	per_req = (opts->max_io_size + opts->io_unit_size - 1) / opts->io_unit_size;
 	if (tt->qp_max_bufs < per_req)
 		tt->qp_max_bufs = per_req;
@@ -169,10 +177,11 @@ static int tcp_create(struct nvmft_tgt *tgt,
 	if (rc)
 		goto out_free_pgs;
 	TCP_LOG(tt, NVMFT_LOG_INFO,
-		"transport created: qd %u aqd %u icd %u io_unit %u max_io %u buffers %u (%s socks)",
+		"transport created: qd %u aqd %u icd %u io_unit %u max_io %u buffers %u "
+		"(%u per connection) (%s socks)",
 		opts->max_queue_depth, opts->max_aq_depth,
 		opts->in_capsule_data_size, opts->io_unit_size,
-		opts->max_io_size, opts->num_shared_buffers,
+		opts->max_io_size, opts->num_shared_buffers, tt->qp_max_bufs,
 		sock_impl_name(tt->rt));
 	*out = &tt->base;
 	return 0;
@@ -324,10 +333,11 @@ void tcp_transport_set_sock_ops(struct nvmf_transport *t,
 	tt->sock = ops ? ops : &tcp_nsock_ops;
 }
 
-/* @local_fallback: the listener's address, in case the socket cannot tell. */
+/* @listen: the address the core asked us to listen on (NULL: a connection
+ * handed in by a test); also the local address if the socket cannot tell. */
 static void tcp_new_qpair(struct tcp_transport *tt, int fd,
 			  const struct sockaddr *peer,
-			  const struct nvmft_listen_addr *local_fallback)
+			  const struct nvmft_listen_addr *listen)
 {
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
@@ -355,13 +365,13 @@ static void tcp_new_qpair(struct tcp_transport *tt, int fd,
 	addr_from_sockaddr(&qp->addrs.peer, peer);
 	if (fd >= 0 && getsockname(fd, (struct sockaddr *)&local, &len) == 0)
 		addr_from_sockaddr(&qp->addrs.local, (struct sockaddr *)&local);
-	else if (local_fallback)
-		qp->addrs.local = *local_fallback;
+	else if (listen)
+		qp->addrs.local = *listen;
 	TCP_LOG(tt, NVMFT_LOG_DEBUG, "connection from %s:%s to %s:%s",
 		qp->addrs.peer.traddr, qp->addrs.peer.trsvcid,
 		qp->addrs.local.traddr, qp->addrs.local.trsvcid);
 	/* From here the core owns placing it (or calls qpair_fini). */
-	nvmf_tgt_new_qpair(tt->base.tgt, &qp->base);
+	nvmf_tgt_new_listener_qpair(tt->base.tgt, &qp->base, listen);
 }
 
 static void tcp_accept(struct sock_listener *sl, int fd,

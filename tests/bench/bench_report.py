@@ -72,6 +72,8 @@ def row_stats(rs):
         "target_busy_pct": med([r.get("target_busy_pct", float("nan")) for r in rs]),
         "target_sleeps_per_s": med([r.get("target_sleeps_per_s", float("nan")) for r in rs]),
         "foreign_cpu_pct": med([r.get("foreign_cpu_pct", float("nan")) for r in rs]),
+        # a process serving the namespace's storage (nbdkit for hbd)
+        "helper_cpu_pct": med([r.get("helper_cpu_pct", float("nan")) for r in rs]),
         "attempts": sum(r.get("attempts", 1) for r in rs),
     }
 
@@ -219,6 +221,8 @@ def print_tables(results):
     for st in results["studies"]:
         print()
         print(f"{st['name']}: {st['title']} ({st['rounds']} rounds)")
+        for n in st.get("notes", []):
+            print(f"  note: {n}")
         print(f"  {'case':18} {'config':14} {'IOPS':>6} {'[range]':15} {'MiB/s':>6} "
               f"{'p50us':>6} {'p99us':>7} {'p99.9us':>7} {'tCPU%':>5} {'tBusy%':>6} "
               f"{'IOPS/tCPU-s':>11} {'cCPU%':>5} {'cBusy%':>6} {'oth%':>4}")
@@ -234,6 +238,11 @@ def print_tables(results):
                       f"{f1(s['target_cpu_pct']):>5} {f1(s['target_busy_pct']):>6} "
                       f"{k(s['iops_per_cpu_s']):>11} {f1(s['client_cpu_pct']):>5} "
                       f"{f1(s['client_busy_pct']):>6} {f1(s['foreign_cpu_pct']):>4}")
+            for lb in st["labels"]:
+                s = st["summary"][case].get(lb)
+                if s and not math.isnan(s.get("helper_cpu_pct", float("nan"))):
+                    print(f"  {'':18} {lb}: storage server (nbdkit) CPU "
+                          f"{f1(s['helper_cpu_pct'])} %")
             for name, rs in st["ratios"][case].items():
                 parts = [f"IOPS {ratio_text(rs['iops'])}"]
                 if "iops_per_cpu_s" in rs:

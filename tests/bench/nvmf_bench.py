@@ -22,13 +22,18 @@ Studies (default run, < 15 minutes):
   digest    header + data digests off vs on
   wait      adaptive vs poll wait mode (and idle CPU of each)
   backend   malloc vs null namespace
+  backends  malloc vs uring (a 1 GiB sparse file, O_DIRECT unless the file
+            system refuses it) vs hbd (an nbdkit memory pool on a Unix
+            socket, started by the bench; its rows are skipped without
+            nbdkit): 4K randread and randwrite QD32
   scaling   1, 4, 16, 64, 256 connections (QD 16 each)
   idle_rss  target memory per idle connection at 1,000 and 10,000
 BENCH_FULL=1 adds the whole matrix: every case for {null, malloc} x
 {digests off, on} x {io_uring, epoll} x {poll, adaptive}.
 
 Environment: BENCH_SECONDS (3), BENCH_RAMP (1), BENCH_ROUNDS (3; the
-digest, wait, backend and scaling studies do 2),
+digest, wait, backend, backends and scaling studies do 2),
+BENCH_URING_DIR (/var/tmp: where the uring study's file goes),
 BENCH_FULL=1, BENCH_STUDIES=main,digest,... (subset), BENCH_CASES=a,b
 (subset of cases), BENCH_PLOTS=0 (no gnuplot), BENCH_NO_INSTALL=1 (do not
 apt-get gnuplot).
@@ -39,6 +44,7 @@ Usage: nvmf_bench.py BUILD_DIR
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -66,6 +72,11 @@ NCPU = os.cpu_count() or 1
 TGT_CPU = "0"
 CLI_CPU = "1" if NCPU > 1 else "0"
 MALLOC_SIZE = "1G"
+# backends study: the uring file (sparse) and the nbdkit memory export
+URING_FILE_SIZE = 1 << 30
+URING_DIR = os.environ.get("BENCH_URING_DIR", "/var/tmp")
+HBD_SIZE = "1G"
+HBD_EXPORT = "bench0"
 # A run during which other processes took more than this share of one of
 # our two CPUs is repeated (at most ATTEMPTS times; the least disturbed
 # attempt counts). BENCH_FOREIGN_MAX=1000 turns this off.
@@ -155,6 +166,11 @@ def studies():
          "configs": [nvmf(), nvmf(backend="null")],
          "cases": ["4k_randread_qd32", "4k_randwrite_qd32", "128k_read_qd16"],
          "idle": False, "rounds": min(2, ROUNDS)},
+        {"name": "backends", "title": "malloc vs uring (file) vs hbd (nbdkit memory "
+         "pool) namespace (io_uring)",
+         "configs": [nvmf(), nvmf(backend="uring"), nvmf(backend="hbd")],
+         "cases": ["4k_randread_qd32", "4k_randwrite_qd32"], "idle": False,
+         "rounds": min(2, ROUNDS)},
         {"name": "scaling", "title": f"connections (QD {SCALING_QD} each; malloc, "
          "io_uring), and the loopback limit", "configs": [nvmf(), loopback()],
          "cases": [f"4k_randread_c{n}" for n in SCALING_CONNS], "idle": False,
@@ -247,11 +263,22 @@ def reactor_stats(tgt):
     return r["reactors"][0]
 
 
-def start_target(cfg, port, workdir, max_qpairs=1024):
+def start_target(cfg, port, workdir, max_qpairs=1024, res=None):
     conf = os.path.join(workdir, "bench.conf")
+    pools = ""
     if cfg["backend"] == "malloc":
         bdev = f'{{ name = "Malloc0"; type = "malloc"; size = "{MALLOC_SIZE}"; block_size = 512; }}'
         name = "Malloc0"
+    elif cfg["backend"] == "uring":
+        buffered = "true" if res["uring_buffered"] else "false"
+        bdev = (f'{{ name = "Uring0"; type = "uring"; filename = "{res["uring_file"]}"; '
+                f'buffered = {buffered}; }}')
+        name = "Uring0"
+    elif cfg["backend"] == "hbd":
+        pools = (f'hbd_pools = ( {{ name = "bench"; '
+                 f'uri = "nbd+unix:///?socket={res["nbd_sock"]}"; }} );')
+        bdev = f'{{ name = "Hbd0"; type = "hbd"; pool = "bench"; export = "{HBD_EXPORT}"; }}'
+        name = "Hbd0"
     else:
         bdev = '{ name = "Null0"; type = "null"; size = "64G"; block_size = 512; }'
         name = "Null0"
@@ -260,6 +287,7 @@ def start_target(cfg, port, workdir, max_qpairs=1024):
 reactors = {{ wait_mode = "{cfg['wait']}"; }};
 log_level = "warning";
 transports = ( {{ type = "TCP"; max_queue_depth = 256; max_qpairs_per_ctrlr = {max_qpairs}; }} );
+{pools}
 bdevs = ( {bdev} );
 subsystems = ( {{ nqn = "{NQN}"; allow_any_host = true;
   namespaces = ( {{ bdev = "{name}"; nsid = 1; }} );
@@ -270,6 +298,8 @@ subsystems = ( {{ nqn = "{NQN}"; allow_any_host = true;
            "-r", os.path.join(workdir, "rpc.sock")]
     p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     p.rpc_path = os.path.join(workdir, "rpc.sock")
+    # processes serving the target's storage (nbdkit): their CPU is ours
+    p.helper_pids = list(res.get("helper_pids", [])) if res and cfg["backend"] == "hbd" else []
     wait_listening(p, port, log.name)
     return p
 
@@ -316,6 +346,10 @@ def run_perf(tgt, port, case, digest):
     cmd = perf_cmd(port, case, digest, SECONDS, RAMP, ["--marks", "--lat-cdf"])
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     marks, errs = {}, []
+    helpers = getattr(tgt, "helper_pids", [])
+
+    def helper_ticks():
+        return sum(cpu_ticks(h) for h in helpers)
 
     def reader():
         for line in p.stderr:
@@ -324,8 +358,9 @@ def run_perf(tgt, port, case, digest):
                 # clocks first (cheap, exact), then the reactor's counters
                 # over RPC (served by the busy reactor: may take a while)
                 try:
+                    hticks = helper_ticks()
                     marks[key] = (time.time(), cpu_ticks(tgt.pid), cpus_busy_ticks(),
-                                  cpu_ticks(p.pid))
+                                  cpu_ticks(p.pid) + hticks, hticks)
                 except OSError:
                     continue
                 marks[key + "_rpc"] = reactor_stats(tgt)
@@ -346,10 +381,12 @@ def run_perf(tgt, port, case, digest):
     r = json.loads(out)
     r["target_cpu_pct"] = float("nan")
     if "start" in marks and "end" in marks:
-        (t0, c0, b0, p0), (t1, c1, b1, p1) = marks["start"], marks["end"]
+        (t0, c0, b0, p0, h0), (t1, c1, b1, p1, h1) = marks["start"], marks["end"]
         s0, s1 = marks.get("start_rpc"), marks.get("end_rpc")
         r["target_cpu_pct"] = 100.0 * (c1 - c0) / CLK_TCK / (t1 - t0)
         r["foreign_cpu_pct"] = foreign_pct(b0, b1, c0 + p0, c1 + p1, t1 - t0)
+        if helpers:
+            r["helper_cpu_pct"] = 100.0 * (h1 - h0) / CLK_TCK / (t1 - t0)
         if s0 and s1:
             # the reactor's own view: share of loop time in turns that did
             # work (the reference's "poll loop busy" figure), and sleeps
@@ -412,16 +449,106 @@ def idle_cpu(tgt, seconds=3.0):
     return 100.0 * (cpu_ticks(tgt.pid) - c0) / CLK_TCK / (time.time() - t0)
 
 
+# ---- storage behind the uring and hbd namespaces ----------------------------
+
+def dio_ok(path):
+    """Whether the file system of @path takes O_DIRECT opens."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_DIRECT)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def start_nbdkit(sock, log):
+    """nbdkit's memory plugin on a Unix socket; None when it did not start."""
+    p = subprocess.Popen(["nbdkit", "--exit-with-parent", "-f", "-U", sock,
+                          "memory", HBD_SIZE], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if p.poll() is not None:
+            return None
+        try:
+            with socket.socket(socket.AF_UNIX) as c:
+                c.connect(sock)
+            return p
+        except OSError:
+            time.sleep(0.05)
+    p.kill()
+    p.wait()
+    return None
+
+
+def setup_backends(configs, wd, res, notes):
+    """Create what the uring and hbd configurations need (into @res) and
+    return the configurations that can run (hbd dropped without nbdkit)."""
+    out = []
+    for cfg in configs:
+        b = cfg.get("backend")
+        if b == "uring" and "uring_file" not in res:
+            res["uring_dir"] = tempfile.mkdtemp(prefix="nvmft-bench-", dir=URING_DIR)
+            res["uring_file"] = os.path.join(res["uring_dir"], "uring.img")
+            with open(res["uring_file"], "wb") as f:
+                f.truncate(URING_FILE_SIZE)
+            res["uring_buffered"] = not dio_ok(res["uring_file"])
+            notes.append(f"uring: {URING_FILE_SIZE >> 20} MiB sparse file in {URING_DIR}, "
+                         + ("BUFFERED (the file system refuses O_DIRECT)"
+                            if res["uring_buffered"] else "O_DIRECT")
+                         + "; written by a 2 s sequential prefill at the first start")
+        if b == "hbd" and "nbd_sock" not in res:
+            if not shutil.which("nbdkit"):
+                notes.append("hbd: SKIP: nbdkit is not installed (Debian package nbdkit)")
+                print("  SKIP hbd rows: nbdkit is not installed", flush=True)
+                continue
+            sock = os.path.join(wd, "nbd.sock")
+            log = open(os.path.join(wd, "nbdkit.log"), "a")
+            p = start_nbdkit(sock, log)
+            if not p:
+                notes.append(f"hbd: SKIP: nbdkit did not start (see {log.name})")
+                print(f"  SKIP hbd rows: nbdkit did not start (see {log.name})", flush=True)
+                continue
+            res["nbd_sock"], res["nbdkit"], res["helper_pids"] = sock, p, [p.pid]
+            notes.append(f"hbd: nbdkit memory plugin ({HBD_SIZE}) on a Unix socket, "
+                         "unpinned; its CPU is counted apart (helper CPU), not as other load")
+        out.append(cfg)
+    return out
+
+
+def teardown_backends(res):
+    p = res.pop("nbdkit", None)
+    if p:
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if res.get("uring_dir"):
+        shutil.rmtree(res["uring_dir"], ignore_errors=True)
+
+
 # ---- studies -----------------------------------------------------------------
 
 def run_study(st, wd):
-    labels = [label(c, st["configs"]) for c in st["configs"]]
+    res, notes = {}, []
+    try:
+        configs = setup_backends(st["configs"], wd, res, notes)
+        return run_study_configs(st, configs, wd, res, notes)
+    finally:
+        teardown_backends(res)
+
+
+def run_study_configs(st, configs, wd, res, notes):
+    labels = [label(c, configs) for c in configs]
     runs = {lb: {c: [] for c in st["cases"]} for lb in labels}
-    idle = {lb: [] for lb, c in zip(labels, st["configs"]) if c["kind"] == "nvmf"}
+    idle = {lb: [] for lb, c in zip(labels, configs) if c["kind"] == "nvmf"}
     rounds = st.get("rounds", ROUNDS)
     print(f"\n== study {st['name']}: {st['title']} ({rounds} rounds)", flush=True)
+    for n in notes:
+        print(f"  note: {n}", flush=True)
     for rnd in range(rounds):
-        for cfg, lb in zip(st["configs"], labels):
+        for cfg, lb in zip(configs, labels):
             if cfg["kind"] == "loopback":
                 for case in st["cases"]:
                     if case not in LOOPBACK_SIZES:
@@ -436,10 +563,14 @@ def run_study(st, wd):
                     progress(rnd, lb, case, r)
                 continue
             port = free_port()
-            tgt = start_target(cfg, port, wd)
+            tgt = start_target(cfg, port, wd, res=res)
             try:
                 if cfg["backend"] == "malloc":
                     prefill(port)
+                elif cfg["backend"] in ("uring", "hbd") and not res.get("filled_" + cfg["backend"]):
+                    # the file and the nbdkit export outlive the target
+                    prefill(port)
+                    res["filled_" + cfg["backend"]] = True
                 if st["idle"]:
                     time.sleep(0.5)
                     idle[lb].append(idle_cpu(tgt))
@@ -455,8 +586,8 @@ def run_study(st, wd):
             finally:
                 stop_target(tgt)
     return {"name": st["name"], "title": st["title"], "labels": labels,
-            "configs": st["configs"], "cases": st["cases"], "rounds": rounds,
-            "runs": runs, "idle_cpu_pct": idle}
+            "configs": configs, "cases": st["cases"], "rounds": rounds,
+            "runs": runs, "idle_cpu_pct": idle, "notes": notes}
 
 
 def quiet_run(fn):
@@ -478,10 +609,12 @@ def quiet_run(fn):
 
 
 def progress(rnd, lb, case, r):
+    helper = (f"  helper CPU {r['helper_cpu_pct']:5.1f}%"
+              if "helper_cpu_pct" in r else "")
     print(f"  round {rnd + 1} {lb:14} {case:18} IOPS {r['iops']:>9.0f}  "
           f"MiB/s {r['mib_s']:>7.1f}  p50 {r['lat_us']['p50']:>7.1f}us  "
           f"p99 {r['lat_us']['p99']:>8.1f}us  target CPU {r['target_cpu_pct']:5.1f}%  "
-          f"other load {r.get('foreign_cpu_pct', float('nan')):4.0f}%", flush=True)
+          f"other load {r.get('foreign_cpu_pct', float('nan')):4.0f}%{helper}", flush=True)
 
 
 def run_default_config():

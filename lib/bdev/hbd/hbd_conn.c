@@ -636,9 +636,14 @@ static void conn_job_run(struct hbd_job *job, bool cancelled)
 	struct nbd_handle *h = NULL;
 	int rc = -ECANCELED;
 
-	if (!cancelled)
+	if (!cancelled) {
 		rc = hbd_nbd_open(&hbd->ctl, vol->uri,
 				  vol->pool->opts.connect_timeout_ms, &h);
+		/* The server tells the export's size only at negotiation. */
+		if (!rc && nbd_get_size(h) >= 0)
+			vol_size_report(vol, (uint64_t)nbd_get_size(h),
+					"on a new connection");
+	}
 	c->job_h = h;
 	c->job_rc = rc;
 	if (ctl_send(&hbd->ctl, c->thread, conn_job_done, c)) {
@@ -655,6 +660,7 @@ static void conn_connect(struct hbd_conn *c)
 
 	c->state = CONN_CONNECTING;
 	c->gen_seen = atomic_load(&pool->up_gen);
+	c->size_gen_seen = atomic_load(&c->vol->size_gen);
 	c->job_out = true;
 	conn_get(c);
 	ctl_post(&pool->hbd->ctl, &c->job, 0);
@@ -727,6 +733,27 @@ static void conn_break(struct hbd_conn *c)
 		conn_connect(c);
 }
 
+/* The volume took a new size since this connection negotiated its own. */
+static bool conn_size_stale(const struct hbd_conn *c)
+{
+	return c->state == CONN_READY &&
+	       c->size_gen_seen != atomic_load(&c->vol->size_gen);
+}
+
+/*
+ * Drained: a new connection learns the new size. Nothing is lost, so this
+ * is not a drop; the waiting I/O goes out on the new connection.
+ */
+static void conn_refresh(struct hbd_conn *c)
+{
+	nvmft_log(c->vol->pool->hbd->rt, NVMFT_LOG_INFO,
+		  "hbd %s: reconnecting on reactor %u for the new export size",
+		  c->vol->bdev_name, nvmft_thread_index(c->thread));
+	conn_close_handle(c);
+	c->nr_cmds = 0;
+	conn_connect(c);
+}
+
 /*
  * The housekeeping timer runs only while there is something to watch (I/O
  * in flight, a backoff, completions to send back): idle volumes cost no
@@ -794,6 +821,14 @@ static void conn_run(struct hbd_conn *c)
 		    (c->state == CONN_BACKOFF || c->state == CONN_CLOSED)) {
 			hio_finish(c, fifo_pop(&c->waiting), NVMFT_HBD_PATH_STATUS);
 			continue;
+		}
+		if (c->waiting.head && conn_size_stale(c)) {
+			/* New I/O waits while the old size's I/O drains. */
+			if (!c->inflight) {
+				conn_refresh(c);
+				continue;
+			}
+			blocked = true;
 		}
 		if (c->waiting.head && c->state == CONN_READY && !blocked &&
 		    c->nr_cmds < c->vol->queue_depth) {

@@ -47,6 +47,8 @@
 #define HBD_CHUNK_BYTES		(1u << 30)	/* largest TRIM / WRITE_ZEROES */
 /* Expedited runs of a periodic job (health checks) stay this far apart. */
 #define HBD_EXPEDITE_GAP_US	50000
+/* Export sizes a health check reads at most (the volumes take turns). */
+#define HBD_SIZE_SWEEP_MAX	32
 
 /* ------------------------------------------------------- control thread */
 
@@ -145,6 +147,7 @@ struct nvmft_hbd {
 	TAILQ_HEAD(, nvmft_hbd_pool) pools;
 	TAILQ_HEAD(, hbd_volume) opening;	/* creations in progress */
 	bool destroying;
+	bool attached;			/* reg->hbd points here (holds a ref) */
 	bool tearing;			/* control thread asked to stop */
 	bool torn_down;			/* control thread stopped, pools released */
 	unsigned int deleting;		/* volumes destroy() is waiting for */
@@ -182,6 +185,15 @@ struct nvmft_hbd_pool {
 	int check_rc;
 	int probe_rc;
 	uint64_t check_us;
+	/*
+	 * Export sizes to read after the probe (NBD_OPT_INFO on the same
+	 * connection; a server tells the size at negotiation only): the
+	 * volumes (referenced) and what the server said, -1 = not read.
+	 */
+	struct hbd_volume *sweep[HBD_SIZE_SWEEP_MAX];
+	int64_t sweep_size[HBD_SIZE_SWEEP_MAX];
+	unsigned int nr_sweep;
+	unsigned int sweep_rr;		/* where the next sweep starts */
 
 	_Atomic uint64_t checks;
 	_Atomic uint64_t checks_failed;
@@ -209,6 +221,12 @@ void pool_del_volume(struct nvmft_hbd_pool *pool, struct hbd_volume *vol);
 void hbd_opening_done(struct nvmft_hbd *hbd);
 /* A volume that destroy() deleted is gone (app reactor). */
 void hbd_volume_gone(struct nvmft_hbd *hbd);
+/*
+ * hbd_registry.c: make @hbd the registry's context (-EEXIST when it has
+ * one), and undo that while the registry is alive (app reactor).
+ */
+int hbd_attach(struct nvmft_hbd *hbd);
+void hbd_detach(struct nvmft_hbd *hbd);
 
 /* -------------------------------------------------------------- volumes */
 
@@ -228,7 +246,7 @@ struct hbd_volume {
 	/* Fixed once opened. */
 	uint32_t block_size;
 	uint32_t queue_depth;
-	uint64_t size;
+	uint64_t size;			/* at the open */
 	uint32_t min_block;		/* server's minimum request alignment */
 	uint32_t max_io_bytes;
 	bool can_flush, can_fua, can_trim, can_zero, multi_conn, read_only;
@@ -236,6 +254,14 @@ struct hbd_volume {
 	/* App reactor. */
 	struct nvmft_bdev *bdev;	/* NULL until registered and after destroy */
 	bool deleting;			/* counted in hbd->deleting */
+	/* Export size last seen (written on the app reactor only). */
+	_Atomic uint64_t export_size;
+	/*
+	 * Bumped when the bdev took a new size: a connection negotiated
+	 * before knows the old one (libnbd and the server both bound I/O by
+	 * it), so it reconnects once idle (conn_run()).
+	 */
+	_Atomic uint32_t size_gen;
 
 	/* The open: control thread while the job is out. */
 	struct hbd_job open_job;
@@ -257,6 +283,17 @@ struct hbd_volume {
 
 void vol_get(struct hbd_volume *vol);
 void vol_put(struct hbd_volume *vol);
+/*
+ * The server says the export has @bytes now: the bdev takes the new size
+ * (whole blocks) and its descriptors get a RESIZE event. App reactor;
+ * @how says who noticed, for the log.
+ */
+void vol_size_seen(struct hbd_volume *vol, uint64_t bytes, const char *how);
+/*
+ * Same from the control thread (a reconnection): a message to the app
+ * reactor when @bytes differs from the size last seen.
+ */
+void vol_size_report(struct hbd_volume *vol, uint64_t bytes, const char *how);
 
 static inline void stat_inc(_Atomic uint64_t *c)
 {
@@ -336,6 +373,7 @@ struct hbd_conn {
 	uint64_t next_try_us;
 	uint32_t backoff_ms;
 	uint32_t gen_seen;		/* pool up_gen at the last attempt */
+	uint32_t size_gen_seen;		/* vol size_gen at the last attempt */
 
 	/* Connect job: control thread while out. */
 	struct hbd_job job;

@@ -160,6 +160,42 @@ static void pool_post_check(struct nvmft_hbd_pool *pool, uint64_t delay_us);
 /* Control thread (or inline, cancelled, once the thread has stopped). */
 static void pool_check_done(void *arg);
 
+/* Drop the sweep's volume references (any thread: the job owns them). */
+static void pool_sweep_release(struct nvmft_hbd_pool *pool)
+{
+	unsigned int i;
+
+	for (i = 0; i < pool->nr_sweep; i++)
+		vol_put(pool->sweep[i]);
+	pool->nr_sweep = 0;
+}
+
+/*
+ * Control thread: the size of each swept volume's export, asked on the
+ * check's connection (still in option mode). Failures leave -1 and are
+ * the probe's business; a dead or late connection ends the sweep.
+ */
+static void pool_sweep_sizes(struct nvmft_hbd_pool *pool, struct nbd_handle *h)
+{
+	uint64_t deadline = nvmft_now_us() +
+			    (uint64_t)pool->opts.connect_timeout_ms * 1000;
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < pool->nr_sweep; i++)
+		pool->sweep_size[i] = -1;
+	for (i = 0; i < pool->nr_sweep; i++) {
+		if (nbd_set_export_name(h, pool->sweep[i]->export_name) < 0)
+			continue;
+		rc = hbd_nbd_option(&pool->hbd->ctl, h, false, deadline);
+		if (rc == -ECANCELED || rc == -ETIMEDOUT || rc == -ENOTSUP ||
+		    rc == -EOPNOTSUPP || !nbd_aio_is_negotiating(h))
+			return;
+		if (!rc)
+			pool->sweep_size[i] = nbd_get_size(h);
+	}
+}
+
 static void pool_check_run(struct hbd_job *job, bool cancelled)
 {
 	struct nvmft_hbd_pool *pool = container_of(job, struct nvmft_hbd_pool, check);
@@ -181,14 +217,19 @@ static void pool_check_run(struct hbd_job *job, bool cancelled)
 			if (prc == -ENOTSUP || prc == -EOPNOTSUPP)
 				prc = 0;
 		}
-		if (h)
-			nbd_close(h);
 	}
+	/* The sizes are not part of the check's latency. */
+	pool->check_us = nvmft_now_us() - t0;
+	if (!rc && nbd_aio_is_negotiating(h))
+		pool_sweep_sizes(pool, h);
+	if (h)
+		nbd_close(h);
 	pool->check_rc = rc;
 	pool->probe_rc = prc;
-	pool->check_us = nvmft_now_us() - t0;
-	if (ctl_send(&hbd->ctl, hbd->app, pool_check_done, pool))
+	if (ctl_send(&hbd->ctl, hbd->app, pool_check_done, pool)) {
+		pool_sweep_release(pool);
 		pool_put(pool);
+	}
 }
 
 static void pool_set_state(struct nvmft_hbd_pool *pool,
@@ -250,9 +291,17 @@ static void pool_check_done(void *arg)
 
 	pool->check_out = false;
 	if (pool->removed || pool->check_rc == -ECANCELED) {
+		pool_sweep_release(pool);
 		pool_put(pool);
 		return;
 	}
+	if (!pool->check_rc)
+		for (unsigned int i = 0; i < pool->nr_sweep; i++)
+			if (pool->sweep_size[i] >= 0)
+				vol_size_seen(pool->sweep[i],
+					      (uint64_t)pool->sweep_size[i],
+					      "by the health check");
+	pool_sweep_release(pool);
 	atomic_fetch_add_explicit(&pool->checks, 1, memory_order_relaxed);
 	if (pool->check_rc)
 		atomic_fetch_add_explicit(&pool->checks_failed, 1,
@@ -278,6 +327,17 @@ static void pool_post_check(struct nvmft_hbd_pool *pool, uint64_t delay_us)
 				break;
 		if (vol && strlen(vol->export_name) <= HBD_PROBE_MAX)
 			strcpy(pool->probe, vol->export_name);
+		/* Sizes: every volume when they fit, else the next ones in turn. */
+		pick = pool->nr_volumes > HBD_SIZE_SWEEP_MAX ?
+		       pool->sweep_rr % pool->nr_volumes : 0;
+		i = 0;
+		TAILQ_FOREACH(vol, &pool->volumes, link) {
+			if (i++ < pick || pool->nr_sweep == HBD_SIZE_SWEEP_MAX)
+				continue;
+			vol_get(vol);
+			pool->sweep[pool->nr_sweep++] = vol;
+		}
+		pool->sweep_rr = pick + pool->nr_sweep;
 	}
 	pool->check_out = true;
 	ctl_post(&pool->hbd->ctl, &pool->check, delay_us);
@@ -485,6 +545,10 @@ int nvmft_hbd_create(struct nvmft_bdev_registry *reg, struct nvmft_hbd **out)
 	hbd->app = nvmft_get_thread();
 	TAILQ_INIT(&hbd->pools);
 	TAILQ_INIT(&hbd->opening);
+	if (nvmft_hbd_get(reg)) {
+		rc = -EEXIST;
+		goto out_free;
+	}
 	rc = ctl_start(&hbd->ctl, rt);
 	if (rc)
 		goto out_free;
@@ -492,6 +556,8 @@ int nvmft_hbd_create(struct nvmft_bdev_registry *reg, struct nvmft_hbd **out)
 	if (rc)
 		goto out_stop_ctl;
 	atomic_init(&hbd->refs, 2);		/* its own + the exit handler's */
+	/* Cannot fail: checked above, and nothing ran in between. */
+	hbd_attach(hbd);
 	*out = hbd;
 	return 0;
 
@@ -540,6 +606,7 @@ void nvmft_hbd_destroy(struct nvmft_hbd *hbd, nvmft_msg_fn done, void *arg)
 
 	if (!hbd || hbd->destroying || hbd->tearing)
 		return;
+	hbd_detach(hbd);
 	hbd->destroying = true;
 	hbd->destroy_done = done;
 	hbd->destroy_arg = arg;

@@ -46,6 +46,72 @@ void vol_put(struct hbd_volume *vol)
 	free(vol);
 }
 
+/* ---------------------------------------------------------- resizing */
+
+void vol_size_seen(struct hbd_volume *vol, uint64_t bytes, const char *how)
+{
+	struct nvmft_hbd *hbd = vol->pool->hbd;
+	uint64_t blocks = bytes / vol->block_size, old;
+	int rc;
+
+	if (!vol->bdev || bytes == atomic_load(&vol->export_size))
+		return;
+	atomic_store(&vol->export_size, bytes);
+	old = nvmft_bdev_num_blocks(vol->bdev);
+	if (blocks == 0) {
+		nvmft_log(hbd->rt, NVMFT_LOG_WARN,
+			  "hbd %s: export \"%s\" is now %llu bytes, less than a block; keeping %llu blocks",
+			  vol->bdev_name, vol->export_name,
+			  (unsigned long long)bytes, (unsigned long long)old);
+		return;
+	}
+	if (blocks == old)
+		return;		/* a change within the last partial block */
+	rc = nvmft_bdev_notify_resize(vol->bdev, blocks);
+	if (rc)
+		return;		/* being deleted */
+	atomic_fetch_add(&vol->size_gen, 1);
+	nvmft_log(hbd->rt, NVMFT_LOG_NOTICE,
+		  "hbd %s: export \"%s\" resized from %llu to %llu blocks (seen %s)",
+		  vol->bdev_name, vol->export_name, (unsigned long long)old,
+		  (unsigned long long)blocks, how);
+}
+
+struct vol_size_msg {
+	struct hbd_volume *vol;
+	uint64_t bytes;
+	const char *how;
+};
+
+static void vol_size_msg_fn(void *arg)
+{
+	struct vol_size_msg *m = arg;
+
+	vol_size_seen(m->vol, m->bytes, m->how);
+	vol_put(m->vol);
+	free(m);
+}
+
+void vol_size_report(struct hbd_volume *vol, uint64_t bytes, const char *how)
+{
+	struct vol_size_msg *m;
+
+	/* Reconnections are rare, but most see the same size: no message. */
+	if (bytes == atomic_load(&vol->export_size))
+		return;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return;		/* the next health check sees it too */
+	m->vol = vol;
+	m->bytes = bytes;
+	m->how = how;
+	vol_get(vol);
+	if (ctl_send(&vol->pool->hbd->ctl, vol->app, vol_size_msg_fn, m)) {
+		vol_put(vol);
+		free(m);
+	}
+}
+
 static struct hbd_volume *bdev_vol(struct nvmft_bdev *bdev)
 {
 	if (!bdev || strcmp(nvmft_bdev_product(bdev), HBD_PRODUCT))
@@ -271,6 +337,7 @@ static int vol_register(struct hbd_volume *vol, struct nbd_handle **hp)
 	};
 	int rc;
 
+	atomic_store(&vol->export_size, vol->size);
 	if (!vol->multi_conn) {
 		vol->shared = conn_create(vol, *hp);
 		if (!vol->shared)
