@@ -77,6 +77,9 @@ subsystems = ( { nqn = "$nqn"; allow_any_host = true;
   namespaces = ( { bdev = "Malloc0"; nsid = 1; }, { bdev = "Malloc4k"; nsid = 2; } );
   listeners = ( { traddr = "127.0.0.1"; trsvcid = "$port"; } ); } );
 CONF
+	# The previous engine's log says "ready" too: the shell truncates the
+	# file only once the child runs, so start from a file that is gone.
+	rm -f "$tmp/log"
 	"$tgtd" -c "$tmp/t.conf" -n 2 "${rpc_opt[@]}" >"$tmp/log" 2>&1 &
 	pid=$!
 	if ! wait_for "$tmp/log" "ready" 20; then
