@@ -282,9 +282,11 @@ def start_target(cfg, port, workdir, max_qpairs=1024, res=None):
     else:
         bdev = '{ name = "Null0"; type = "null"; size = "64G"; block_size = 512; }'
         name = "Null0"
+    spin = f" idle_spin_us = {cfg['spin']};" if cfg.get("spin") is not None else ""
     with open(conf, "w") as f:
         f.write(f"""
-reactors = {{ wait_mode = "{cfg['wait']}"; }};
+reactors = {{ wait_mode = "{cfg['wait']}";{spin} }};
+target = {{ max_connections = {max(4096, max_qpairs + 64)}; }};
 log_level = "warning";
 transports = ( {{ type = "TCP"; max_queue_depth = 256; max_qpairs_per_ctrlr = {max_qpairs}; }} );
 {pools}
