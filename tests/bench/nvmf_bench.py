@@ -21,6 +21,8 @@ Studies (default run, < 15 minutes):
             the same work
   digest    header + data digests off vs on
   wait      adaptive vs poll wait mode (and idle CPU of each)
+  spin      adaptive wait with the default idle spin vs idle_spin_us = 0
+            (QD1 latency, CPU at the reference's IOPS)
   backend   malloc vs null namespace
   backends  malloc vs uring (a 1 GiB sparse file, O_DIRECT unless the file
             system refuses it) vs hbd (an nbdkit memory pool on a Unix
@@ -122,9 +124,10 @@ MAIN_CASES = ["4k_randread_qd1", "4k_randread_qd32", "4k_randread_qd128",
               "128k_write_qd16"]
 
 
-def nvmf(backend="malloc", engine="uring", wait="adaptive", digest=False):
+def nvmf(backend="malloc", engine="uring", wait="adaptive", digest=False, spin=None):
+    """spin: reactors.idle_spin_us (None: the daemon's default)."""
     return {"kind": "nvmf", "backend": backend, "engine": engine, "wait": wait,
-            "digest": digest}
+            "digest": digest, "spin": spin}
 
 
 def loopback():
@@ -135,14 +138,18 @@ def label(cfg, study_configs):
     """Shortest name that tells the configurations of a study apart."""
     if cfg["kind"] == "loopback":
         return "loopback"
-    keys = [k for k in ("backend", "engine", "wait", "digest")
+    keys = [k for k in ("backend", "engine", "wait", "digest", "spin")
             if len({str(c.get(k)) for c in study_configs if c["kind"] == "nvmf"}) > 1]
     if not keys:
         keys = ["engine"]
     parts = []
     for k in keys:
         v = cfg[k]
-        parts.append(("digests" if v else "no-digests") if k == "digest" else v)
+        if k == "digest":
+            v = "digests" if v else "no-digests"
+        elif k == "spin":
+            v = "spin-default" if v is None else f"spin-{v}us"
+        parts.append(v)
     return "/".join(parts)
 
 
@@ -156,6 +163,11 @@ def studies():
         {"name": "refload", "title": "at the reference's IOPS (nvmft-perf --rate): target "
          "CPU for the same work, io_uring vs epoll", "configs": [nvmf(), nvmf(engine="epoll")],
          "cases": REFLOAD_CASES, "idle": False},
+        {"name": "spin", "title": "adaptive wait: default idle spin vs sleeping at once "
+         "(idle_spin_us = 0): latency at QD1, target CPU at the reference's IOPS",
+         "configs": [nvmf(), nvmf(spin=0)],
+         "cases": ["4k_randread_qd1"] + REFLOAD_CASES, "idle": False,
+         "rounds": min(2, ROUNDS)},
         {"name": "digest", "title": "header + data digests off vs on (malloc, io_uring)",
          "configs": [nvmf(), nvmf(digest=True)],
          "cases": ["4k_randread_qd32", "128k_read_qd16"], "idle": False, "rounds": min(2, ROUNDS)},
