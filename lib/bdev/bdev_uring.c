@@ -6,10 +6,15 @@
  * -EAGAIN/-EINTR re-issue the step a bounded number of times).
  *
  * Choices worth knowing:
- * - Plain file descriptors, not registered files. The reactor's ring is
- *   shared with the sock group and has no file table; one would need a
- *   per-ring slot allocator owned by the runtime, not by a backend. The
- *   cost is an fget/fput per operation.
+ * - Registered files: each channel puts its descriptors in the fixed-file
+ *   table of the ring it uses (the reactor's, through the runtime's slot
+ *   allocator, or its private ring's own table) and sets IOSQE_FIXED_FILE,
+ *   saving an fget/fput per operation. A refusal (old kernel, table full)
+ *   leaves that channel on plain descriptors; I/O never fails for it.
+ * - Fixed buffers: a transfer of one segment that lies inside a region
+ *   registered on the reactor's ring (the TCP data buffer pool) goes as
+ *   READ_FIXED/WRITE_FIXED, skipping the per-I/O page pinning; anything
+ *   else is READV/WRITEV. Private rings (epoll engine) have no regions.
  * - O_DIRECT by default. An I/O whose iovecs (or file offset, after a
  *   short transfer) break the O_DIRECT alignment goes through a second,
  *   buffered descriptor of the same file rather than a bounce buffer: no
@@ -63,6 +68,24 @@
 #define URING_PRIV_ENTRIES	128
 #define URING_REAP_BUDGET	256
 
+/*
+ * How the data SQEs of one reactor went, for dump_info: one writer (that
+ * reactor), read by the app reactor. A cache line each.
+ */
+struct uring_counters {
+	_Atomic uint64_t fixed_file;	/* every SQE: registered file or not */
+	_Atomic uint64_t plain_fd;
+	_Atomic uint64_t fixed_buf;	/* read/write SQEs: READ/WRITE_FIXED or not */
+	_Atomic uint64_t plain_buf;
+} __attribute__((aligned(64)));
+
+/* Which descriptor of the disk an SQE is for (uring_channel.slot index). */
+enum uring_fd {
+	FD_DIRECT = 0,
+	FD_CACHED,
+	FD_NR,
+};
+
 struct uring_disk {
 	struct nvmft_bdev *bdev;
 	struct nvmft_runtime *rt;
@@ -79,6 +102,8 @@ struct uring_disk {
 	_Atomic bool no_zero_range;
 	_Atomic bool no_punch_hole;
 	_Atomic(void *) zero_buf;	/* allocated on first fallback */
+	unsigned int nr_counters;
+	struct uring_counters *counters;	/* one per reactor */
 };
 
 struct uring_channel {
@@ -87,6 +112,8 @@ struct uring_channel {
 	bool has_priv;			/* epoll engine: a ring of our own */
 	struct io_uring priv;
 	struct epoll_op eop;		/* priv's fd in the reactor's epoll set */
+	int slot[FD_NR];		/* fixed-file slot per descriptor, -1: plain */
+	struct uring_counters *cnt;
 	uint64_t in_flight;
 	uint64_t errors;		/* for rate-limited logging */
 };
@@ -125,6 +152,25 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 
 /* ---- submission ---- */
 
+static void count(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* Point @sqe (prepared with the plain descriptor) at its fixed-file slot. */
+static void sqe_set_file(struct uring_channel *ch, struct io_uring_sqe *sqe,
+			 enum uring_fd which)
+{
+	if (ch->slot[which] < 0) {
+		count(&ch->cnt->plain_fd);
+		return;
+	}
+	sqe->fd = ch->slot[which];
+	sqe->flags |= IOSQE_FIXED_FILE;
+	count(&ch->cnt->fixed_file);
+}
+
 static struct io_uring_sqe *chan_get_sqe(struct uring_channel *ch)
 {
 	struct io_uring_sqe *sqe;
@@ -162,19 +208,58 @@ static bool dio_ok(const struct uring_disk *d, const void *base, size_t len)
 }
 
 /* The O_DIRECT descriptor when the transfer suits it, else the cached one. */
-static int disk_fd_for(const struct uring_disk *d, const struct iovec *iov,
-		       int cnt, uint64_t pos)
+static enum uring_fd disk_fd_for(const struct uring_disk *d,
+				 const struct iovec *iov, int cnt, uint64_t pos)
 {
 	int i;
 
 	if (d->fd_cached < 0)
-		return d->fd;
+		return FD_DIRECT;
 	if (pos & (d->len_align - 1))
-		return d->fd_cached;
+		return FD_CACHED;
 	for (i = 0; i < cnt; i++)
 		if (!dio_ok(d, iov[i].iov_base, iov[i].iov_len))
-			return d->fd_cached;
-	return d->fd;
+			return FD_CACHED;
+	return FD_DIRECT;
+}
+
+static int disk_fd(const struct uring_disk *d, enum uring_fd which)
+{
+	return which == FD_CACHED ? d->fd_cached : d->fd;
+}
+
+/*
+ * A read or write of one segment: READ/WRITE_FIXED when the segment lies in
+ * a region registered on the reactor's ring, else plain READ/WRITE.
+ */
+static void prep_rw_one(struct uring_channel *ch, struct io_uring_sqe *sqe,
+			bool write, const struct iovec *seg, uint64_t pos)
+{
+	const struct uring_disk *d = ch->disk;
+	enum uring_fd which = disk_fd_for(d, seg, 1, pos);
+	int fd = disk_fd(d, which);
+	int idx = -1;
+
+	if (!ch->has_priv)
+		idx = thread_buf_lookup(ch->thread, seg->iov_base, seg->iov_len);
+	if (idx >= 0) {
+		if (write)
+			io_uring_prep_write_fixed(sqe, fd, seg->iov_base,
+						  (unsigned int)seg->iov_len, pos, idx);
+		else
+			io_uring_prep_read_fixed(sqe, fd, seg->iov_base,
+						 (unsigned int)seg->iov_len, pos, idx);
+		count(&ch->cnt->fixed_buf);
+	} else {
+		if (write)
+			io_uring_prep_write(sqe, fd, seg->iov_base,
+					    (unsigned int)seg->iov_len, pos);
+		else
+			io_uring_prep_read(sqe, fd, seg->iov_base,
+					   (unsigned int)seg->iov_len, pos);
+		count(&ch->cnt->plain_buf);
+	}
+	sqe_set_file(ch, sqe, which);
 }
 
 static uint64_t task_pos(const struct uring_task *t)
@@ -197,31 +282,29 @@ static int step_rw(struct uring_task *t)
 	sqe = chan_get_sqe(t->ch);
 	if (!sqe)
 		return -ENXIO;
-	if (skip || io->iov[i].iov_len > URING_MAX_SEG) {
-		/* Resuming inside a segment: finish that one alone. */
+	if (skip || io->iov[i].iov_len > URING_MAX_SEG || io->iovcnt - i == 1) {
+		/* One segment (or what is left of it after a short transfer). */
 		struct iovec part = {
 			.iov_base = (char *)io->iov[i].iov_base + skip,
 			.iov_len = min_u64(io->iov[i].iov_len - skip, URING_MAX_SEG),
 		};
-		int fd = disk_fd_for(d, &part, 1, pos);
 
-		if (write)
-			io_uring_prep_write(sqe, fd, part.iov_base,
-					    (unsigned int)part.iov_len, pos);
-		else
-			io_uring_prep_read(sqe, fd, part.iov_base,
-					   (unsigned int)part.iov_len, pos);
+		prep_rw_one(t->ch, sqe, write, &part, pos);
 	} else {
 		int cnt = io->iovcnt - i;
-		int fd;
+		enum uring_fd which;
 
 		if (cnt > URING_IOV_BATCH)
 			cnt = URING_IOV_BATCH;
-		fd = disk_fd_for(d, &io->iov[i], cnt, pos);
+		which = disk_fd_for(d, &io->iov[i], cnt, pos);
 		if (write)
-			io_uring_prep_writev(sqe, fd, &io->iov[i], (unsigned int)cnt, pos);
+			io_uring_prep_writev(sqe, disk_fd(d, which), &io->iov[i],
+					     (unsigned int)cnt, pos);
 		else
-			io_uring_prep_readv(sqe, fd, &io->iov[i], (unsigned int)cnt, pos);
+			io_uring_prep_readv(sqe, disk_fd(d, which), &io->iov[i],
+					    (unsigned int)cnt, pos);
+		count(&t->ch->cnt->plain_buf);
+		sqe_set_file(t->ch, sqe, which);
 	}
 	if (write && (io->flags & NVMFT_IO_FLAG_FUA))
 		sqe->rw_flags = RWF_DSYNC;
@@ -264,8 +347,7 @@ static int step_zero_write(struct uring_task *t)
 	sqe = chan_get_sqe(t->ch);
 	if (!sqe)
 		return -ENXIO;
-	io_uring_prep_write(sqe, disk_fd_for(d, &part, 1, pos), part.iov_base,
-			    (unsigned int)part.iov_len, pos);
+	prep_rw_one(t->ch, sqe, true, &part, pos);
 	if (t->io->flags & NVMFT_IO_FLAG_FUA)
 		sqe->rw_flags = RWF_DSYNC;
 	task_arm(t, sqe);
@@ -280,6 +362,7 @@ static int step_fsync(struct uring_task *t)
 		return -ENXIO;
 	/* fdatasync covers data written through either descriptor. */
 	io_uring_prep_fsync(sqe, t->ch->disk->fd, IORING_FSYNC_DATASYNC);
+	sqe_set_file(t->ch, sqe, FD_DIRECT);
 	task_arm(t, sqe);
 	return 0;
 }
@@ -291,6 +374,7 @@ static int step_fallocate(struct uring_task *t, int mode)
 	if (!sqe)
 		return -ENXIO;
 	io_uring_prep_fallocate(sqe, t->ch->disk->fd, mode, task_pos(t), t->total);
+	sqe_set_file(t->ch, sqe, FD_DIRECT);
 	task_arm(t, sqe);
 	return 0;
 }
@@ -536,15 +620,72 @@ out_exit_ring:
 	return rc;
 }
 
+/*
+ * Put the disk's descriptors in the fixed-file table of the channel's ring.
+ * Whatever is refused stays a plain descriptor (slot -1).
+ */
+static void chan_files_register(struct uring_channel *ch)
+{
+	const struct uring_disk *d = ch->disk;
+	int fds[FD_NR] = { d->fd, d->fd_cached };
+	int i, n = d->fd_cached >= 0 ? 2 : 1, rc;
+
+	if (ch->has_priv) {
+		/* The private ring is ours alone: its table is just these. */
+		rc = io_uring_register_files(&ch->priv, fds, (unsigned int)n);
+		if (rc < 0) {
+			RT_INFO(d->rt, "bdev %s: reactor %u: plain descriptors on the private ring (%s)",
+				disk_name(d), nvmft_thread_index(ch->thread), strerror(-rc));
+			return;
+		}
+		for (i = 0; i < n; i++)
+			ch->slot[i] = i;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		rc = thread_file_register(ch->thread, fds[i]);
+		if (rc < 0) {
+			RT_DEBUG(d->rt, "bdev %s: reactor %u: descriptor %d not registered (%s)",
+				 disk_name(d), nvmft_thread_index(ch->thread), i,
+				 strerror(-rc));
+			continue;
+		}
+		ch->slot[i] = rc;
+	}
+}
+
+static void chan_files_unregister(struct uring_channel *ch)
+{
+	int i;
+
+	for (i = 0; i < FD_NR; i++) {
+		/* A private ring's table goes with the ring. */
+		if (ch->slot[i] >= 0 && !ch->has_priv)
+			thread_file_unregister(ch->thread, ch->slot[i]);
+		ch->slot[i] = -1;
+	}
+}
+
 static int uring_channel_create(void *bdev_ctx, void *chan_ctx)
 {
 	struct uring_channel *ch = chan_ctx;
+	struct uring_disk *d = bdev_ctx;
+	unsigned int idx;
+	int rc;
 
-	ch->disk = bdev_ctx;
+	ch->disk = d;
 	ch->thread = nvmft_get_thread();
-	if (thread_ring(ch->thread))
-		return 0;
-	return chan_priv_init(ch);
+	ch->slot[FD_DIRECT] = ch->slot[FD_CACHED] = -1;
+	idx = nvmft_thread_index(ch->thread);
+	/* Reactors are numbered below nr_threads; a guard, not a case. */
+	ch->cnt = &d->counters[idx < d->nr_counters ? idx : 0];
+	if (!thread_ring(ch->thread)) {
+		rc = chan_priv_init(ch);
+		if (rc)
+			return rc;
+	}
+	chan_files_register(ch);
+	return 0;
 }
 
 static void uring_channel_destroy(void *bdev_ctx, void *chan_ctx)
@@ -552,10 +693,17 @@ static void uring_channel_destroy(void *bdev_ctx, void *chan_ctx)
 	struct uring_channel *ch = chan_ctx;
 	struct uring_disk *d = bdev_ctx;
 
-	if (ch->in_flight)
+	if (ch->in_flight) {
+		/*
+		 * Their SQEs may name our file slots: leave the slots taken
+		 * (a leak) rather than let a new owner get those operations.
+		 */
 		RT_WARN(d->rt, "bdev %s: reactor %u: channel destroyed with %llu I/O in the kernel",
 			disk_name(d), nvmft_thread_index(ch->thread),
 			(unsigned long long)ch->in_flight);
+	} else {
+		chan_files_unregister(ch);
+	}
 	if (!ch->has_priv)
 		return;
 	epoll_ctl(thread_epoll_fd(ch->thread), EPOLL_CTL_DEL, ch->priv.ring_fd, NULL);
@@ -573,6 +721,7 @@ static void disk_free(struct uring_disk *d)
 	if (d->fd >= 0)
 		close(d->fd);
 	free(atomic_load_explicit(&d->zero_buf, memory_order_relaxed));
+	free(d->counters);
 	free(d->filename);
 	free(d);
 }
@@ -581,6 +730,35 @@ static void uring_destroy(void *bdev_ctx, void (*done)(void *arg), void *arg)
 {
 	disk_free(bdev_ctx);
 	done(arg);
+}
+
+static void json_add_u64(struct json_object *obj, const char *key, uint64_t v)
+{
+	json_object_object_add(obj, key, json_object_new_int64((int64_t)v));
+}
+
+/* Sums over the reactors: a snapshot, each reactor's part is its own. */
+static void uring_dump_counters(const struct uring_disk *d, struct json_object *obj)
+{
+	struct json_object *io = json_object_new_object();
+	uint64_t v[4] = { 0 };
+	unsigned int i;
+
+	if (!io)
+		return;
+	for (i = 0; i < d->nr_counters; i++) {
+		const struct uring_counters *c = &d->counters[i];
+
+		v[0] += atomic_load_explicit(&c->fixed_file, memory_order_relaxed);
+		v[1] += atomic_load_explicit(&c->plain_fd, memory_order_relaxed);
+		v[2] += atomic_load_explicit(&c->fixed_buf, memory_order_relaxed);
+		v[3] += atomic_load_explicit(&c->plain_buf, memory_order_relaxed);
+	}
+	json_add_u64(io, "fixed_file_ops", v[0]);
+	json_add_u64(io, "plain_fd_ops", v[1]);
+	json_add_u64(io, "fixed_buffer_ops", v[2]);
+	json_add_u64(io, "plain_buffer_ops", v[3]);
+	json_object_object_add(obj, "io_uring", io);
 }
 
 static void uring_dump_info(void *bdev_ctx, struct json_object *obj)
@@ -593,6 +771,7 @@ static void uring_dump_info(void *bdev_ctx, struct json_object *obj)
 	json_object_object_add(obj, "block_size", json_object_new_int(d->block_size));
 	json_object_object_add(obj, "buffered", json_object_new_boolean(d->buffered));
 	json_object_object_add(obj, "uuid", json_object_new_string(uuid));
+	uring_dump_counters(d, obj);
 }
 
 static const struct nvmft_bdev_ops uring_ops = {
@@ -823,6 +1002,14 @@ int nvmft_bdev_uring_create(struct nvmft_bdev_registry *reg,
 		return -ENOMEM;
 	d->rt = rt;
 	d->fd = d->fd_cached = -1;
+	d->nr_counters = nvmft_runtime_nr_threads(rt);
+	d->counters = aligned_alloc(_Alignof(struct uring_counters),
+				    d->nr_counters * sizeof(*d->counters));
+	if (!d->counters) {
+		rc = -ENOMEM;
+		goto out_free_disk;
+	}
+	memset(d->counters, 0, d->nr_counters * sizeof(*d->counters));
 	d->filename = strdup(opts->filename);
 	if (!d->filename) {
 		rc = -ENOMEM;

@@ -6,10 +6,15 @@
  * Rings are created by nvmft_runtime_create() so that an unusable io_uring
  * shows up there. SINGLE_ISSUER binds a ring to the task that creates it,
  * so such rings are created disabled and enabled by the reactor itself.
+ * For the same reason the fixed-file and fixed-buffer tables are made and
+ * changed by the reactor only, lazily, and any refusal of the kernel just
+ * means the caller keeps using plain descriptors and iovecs.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -174,6 +179,14 @@ int engine_thread_init(struct nvmft_thread *t)
 
 void engine_destroy(struct nvmft_thread *t)
 {
+	/* The ring's exit drops the tables and unpins the buffers. */
+	free(t->files);
+	t->files = NULL;
+	free(t->bufs);
+	t->bufs = NULL;
+	free(t->buf_order);
+	t->buf_order = NULL;
+	t->nr_bufs = 0;
 	if (t->has_ring) {
 		io_uring_queue_exit(&t->ring);
 		t->has_ring = false;
@@ -370,4 +383,257 @@ void thread_ref_put(struct nvmft_thread *t)
 		return;
 	}
 	t->refs--;
+}
+
+/* ---- registered files and buffers ---- */
+
+/*
+ * Refusals that will not change while the reactor lives are remembered so
+ * that every channel does not ask again; memory shortage may pass.
+ */
+static bool refusal_sticky(int rc)
+{
+	return rc != -ENOMEM && rc != -EAGAIN && rc != -EINTR;
+}
+
+static int files_table(struct nvmft_thread *t)
+{
+	struct engine_files *f;
+	unsigned int i;
+	int rc;
+
+	if (t->files)
+		return 0;
+	if (!t->has_ring)
+		return -EOPNOTSUPP;
+	if (t->files_err)
+		return t->files_err;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	rc = io_uring_register_files_sparse(&t->ring, RT_FILE_SLOTS);
+	if (rc < 0) {
+		RT_INFO(t->rt, "reactor %u: no registered files (%s): plain descriptors",
+			t->idx, strerror(-rc));
+		if (refusal_sticky(rc))
+			t->files_err = rc;
+		free(f);
+		return rc;
+	}
+	/* Stacked in reverse so that slot 0 goes first. */
+	for (i = RT_FILE_SLOTS; i-- > 0;)
+		f->free[f->nr_free++] = (uint16_t)i;
+	t->files = f;
+	return 0;
+}
+
+int thread_file_register(struct nvmft_thread *t, int fd)
+{
+	struct engine_files *f;
+	unsigned int slot;
+	int rc;
+
+	ASSERT_ON_THREAD(t);
+	if (fd < 0)
+		return -EBADF;
+	rc = files_table(t);
+	if (rc)
+		return rc;
+	f = t->files;
+	if (!f->nr_free)
+		return -ENOSPC;
+	slot = f->free[f->nr_free - 1];
+	rc = io_uring_register_files_update(&t->ring, slot, &fd, 1);
+	if (rc < 0)
+		return rc;
+	if (rc != 1)
+		return -EIO;
+	f->nr_free--;
+	f->used[slot] = true;
+	return (int)slot;
+}
+
+void thread_file_unregister(struct nvmft_thread *t, int slot)
+{
+	struct engine_files *f = t->files;
+	int none = -1, rc;
+
+	ASSERT_ON_THREAD(t);
+	if (!f || slot < 0 || slot >= (int)RT_FILE_SLOTS || !f->used[slot]) {
+		RT_ERR(t->rt, "reactor %u: unregistering file slot %d that is not in use",
+		       t->idx, slot);
+		return;
+	}
+	rc = io_uring_register_files_update(&t->ring, (unsigned int)slot, &none, 1);
+	if (rc < 0) {
+		/* The file may still be in it: never hand the slot out again. */
+		RT_WARN(t->rt, "reactor %u: cannot clear file slot %d: %s", t->idx,
+			slot, strerror(-rc));
+		return;
+	}
+	f->used[slot] = false;
+	f->free[f->nr_free++] = (uint16_t)slot;
+}
+
+unsigned int thread_file_slots_used(struct nvmft_thread *t)
+{
+	return t->files ? RT_FILE_SLOTS - t->files->nr_free : 0;
+}
+
+/* Index in buf_order of the first region whose base is above @a. */
+static unsigned int buf_upper(const struct nvmft_thread *t, uintptr_t a)
+{
+	unsigned int lo = 0, hi = t->nr_bufs;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (t->bufs[t->buf_order[mid]].base <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int thread_buf_register(struct nvmft_thread *t, void *base, size_t len)
+{
+	uintptr_t a = (uintptr_t)base;
+	unsigned int i, pos;
+
+	ASSERT_ON_THREAD(t);
+	if (!base || !len || a + len < a)
+		return -EINVAL;
+	if (len > RT_BUF_MAX_LEN)
+		return -E2BIG;
+	if (!t->has_ring)
+		return -EOPNOTSUPP;
+	if (!t->bufs) {
+		t->bufs = calloc(RT_BUF_SLOTS, sizeof(*t->bufs));
+		t->buf_order = calloc(RT_BUF_SLOTS, sizeof(*t->buf_order));
+		if (!t->bufs || !t->buf_order) {
+			free(t->bufs);
+			free(t->buf_order);
+			t->bufs = NULL;
+			t->buf_order = NULL;
+			return -ENOMEM;
+		}
+	}
+	if (t->nr_bufs == RT_BUF_SLOTS)
+		return -ENOSPC;
+	/* Regions never overlap: lookups then have one answer. */
+	pos = buf_upper(t, a);
+	if ((pos > 0 && t->bufs[t->buf_order[pos - 1]].base +
+			t->bufs[t->buf_order[pos - 1]].len > a) ||
+	    (pos < t->nr_bufs && t->bufs[t->buf_order[pos]].base < a + len))
+		return -EEXIST;
+	for (i = 0; t->bufs[i].state != BUF_FREE; i++)
+		;
+	t->bufs[i] = (struct engine_buf){
+		.base = a, .len = len, .state = BUF_PENDING,
+	};
+	memmove(&t->buf_order[pos + 1], &t->buf_order[pos],
+		(t->nr_bufs - pos) * sizeof(t->buf_order[0]));
+	t->buf_order[pos] = (uint16_t)i;
+	t->nr_bufs++;
+	return (int)i;
+}
+
+/* Put region @i in the kernel table (first hit); false when refused. */
+static bool buf_pin(struct nvmft_thread *t, unsigned int i)
+{
+	struct engine_buf *b = &t->bufs[i];
+	struct iovec iov = { .iov_base = (void *)b->base, .iov_len = b->len };
+	int rc;
+
+	if (!t->bufs_table) {
+		rc = t->bufs_err ? t->bufs_err :
+		     io_uring_register_buffers_sparse(&t->ring, RT_BUF_SLOTS);
+		if (rc < 0) {
+			if (!t->bufs_err)
+				RT_INFO(t->rt, "reactor %u: no fixed buffers (%s)",
+					t->idx, strerror(-rc));
+			if (refusal_sticky(rc))
+				t->bufs_err = rc;
+			goto out_refused;
+		}
+		t->bufs_table = true;
+	}
+	rc = io_uring_register_buffers_update_tag(&t->ring, i, &iov, NULL, 1);
+	if (rc == 1) {
+		b->state = BUF_LIVE;
+		return true;
+	}
+	/* RLIMIT_MEMLOCK (-ENOMEM), memory the kernel cannot pin (-EFAULT). */
+	RT_INFO(t->rt, "reactor %u: cannot register a %zu-byte fixed buffer: %s",
+		t->idx, b->len, strerror(rc < 0 ? -rc : EIO));
+out_refused:
+	b->state = BUF_REFUSED;
+	return false;
+}
+
+int thread_buf_lookup(struct nvmft_thread *t, const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+	const struct engine_buf *b;
+	unsigned int pos, i;
+
+	if (!t->nr_bufs)
+		return -1;
+	pos = buf_upper(t, a);
+	if (!pos)
+		return -1;
+	i = t->buf_order[pos - 1];
+	b = &t->bufs[i];
+	if (b->state == BUF_REFUSED || a - b->base >= b->len ||
+	    len > b->len - (a - b->base))
+		return -1;
+	if (b->state == BUF_PENDING && !buf_pin(t, i))
+		return -1;
+	return (int)i;
+}
+
+/* Take slot @id out of the lookup order and free it. */
+static void buf_forget(struct nvmft_thread *t, unsigned int id)
+{
+	unsigned int pos;
+
+	for (pos = 0; t->buf_order[pos] != id; pos++)
+		;
+	memmove(&t->buf_order[pos], &t->buf_order[pos + 1],
+		(t->nr_bufs - pos - 1) * sizeof(t->buf_order[0]));
+	t->nr_bufs--;
+	t->bufs[id].state = BUF_FREE;
+}
+
+void thread_buf_unregister(struct nvmft_thread *t, int id)
+{
+	struct iovec none = { .iov_base = NULL, .iov_len = 0 };
+	struct engine_buf *b;
+	int rc;
+
+	ASSERT_ON_THREAD(t);
+	if (!t->bufs || id < 0 || id >= (int)RT_BUF_SLOTS ||
+	    t->bufs[id].state == BUF_FREE) {
+		RT_ERR(t->rt, "reactor %u: unregistering fixed buffer %d that is not registered",
+		       t->idx, id);
+		return;
+	}
+	b = &t->bufs[id];
+	if (b->state == BUF_LIVE) {
+		rc = io_uring_register_buffers_update_tag(&t->ring, (unsigned int)id,
+							  &none, NULL, 1);
+		if (rc != 1) {
+			/*
+			 * Still pinned: keep the slot taken but out of lookups,
+			 * so that memory reused at that address never goes
+			 * through the stale kernel mapping.
+			 */
+			RT_WARN(t->rt, "reactor %u: cannot clear fixed buffer %d: %s",
+				t->idx, id, strerror(rc < 0 ? -rc : EIO));
+			b->state = BUF_REFUSED;
+			return;
+		}
+	}
+	buf_forget(t, (unsigned int)id);
 }

@@ -43,6 +43,37 @@ struct io_uring *thread_ring(struct nvmft_thread *t);
  */
 struct io_uring_sqe *thread_get_sqe(struct nvmft_thread *t);
 
+/*
+ * Registered files on the reactor's ring: a fixed-file table of
+ * RT_FILE_SLOTS slots created on the first call. Returns the slot index to
+ * put in sqe->fd with IOSQE_FIXED_FILE, or a negative errno: -EOPNOTSUPP
+ * (epoll engine), -ENOSPC (table full), -EBADF, or what the kernel
+ * answered (then use the plain fd; nothing is wrong with the I/O itself).
+ * The table holds its own reference to the file: close @fd when you like,
+ * but unregister the slot only when no SQE naming it is queued or in
+ * flight, or a later owner of the slot would get those operations.
+ */
+int thread_file_register(struct nvmft_thread *t, int fd);
+void thread_file_unregister(struct nvmft_thread *t, int slot);
+/* Slots in use (tests, diagnostics). */
+unsigned int thread_file_slots_used(struct nvmft_thread *t);
+
+/*
+ * Fixed buffers on the reactor's ring. thread_buf_register() records
+ * [base, base + len) (at most RT_BUF_MAX_LEN bytes, anonymous memory) and
+ * returns its id, or -EOPNOTSUPP (epoll engine), -E2BIG, -ENOSPC (all
+ * RT_BUF_SLOTS regions taken), -EEXIST (overlaps a region), -EINVAL.
+ * Lookups are a binary search over the regions. The kernel pins the region on the
+ * first thread_buf_lookup() that hits it, so a pool no I/O path looks up
+ * costs nothing. thread_buf_lookup() returns the buffer index for
+ * IORING_OP_READ_FIXED/WRITE_FIXED of a region holding all of [p, p+len),
+ * or -1 (none, or the kernel refused to pin it: use READV/WRITEV).
+ * Unregister before freeing the memory, with no fixed I/O on it in flight.
+ */
+int thread_buf_register(struct nvmft_thread *t, void *base, size_t len);
+int thread_buf_lookup(struct nvmft_thread *t, const void *p, size_t len);
+void thread_buf_unregister(struct nvmft_thread *t, int id);
+
 /* The reactor's epoll fd; -1 when the engine is io_uring. */
 int thread_epoll_fd(struct nvmft_thread *t);
 

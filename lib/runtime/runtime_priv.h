@@ -26,6 +26,9 @@
 #define RT_CQE_BUDGET			256u	/* completions reaped per turn */
 #define RT_STOP_DEADLINE_US		5000000u
 #define RT_CACHELINE			64
+#define RT_FILE_SLOTS			1024u	/* fixed-file table per ring */
+#define RT_BUF_SLOTS			1024u	/* fixed-buffer table per ring */
+#define RT_BUF_MAX_LEN			(1ul << 30)	/* kernel limit per buffer */
 
 #ifndef container_of
 #define container_of(ptr, type, member) \
@@ -131,6 +134,31 @@ static inline void stat_add(_Atomic uint64_t *c, uint64_t v)
 			      memory_order_relaxed);
 }
 
+/* The reactor ring's fixed-file table: a stack of free slots. */
+struct engine_files {
+	unsigned int nr_free;
+	uint16_t free[RT_FILE_SLOTS];
+	bool used[RT_FILE_SLOTS];
+};
+
+/*
+ * One region of the fixed-buffer table. Regions are recorded when their
+ * owner registers them and pinned in the kernel on the first lookup that
+ * hits them, so pools no backend I/O ever uses stay unpinned.
+ */
+enum engine_buf_state {
+	BUF_FREE = 0,
+	BUF_PENDING,		/* recorded, not yet in the kernel */
+	BUF_LIVE,		/* in the kernel table at its slot */
+	BUF_REFUSED,		/* the kernel refused it: never fixed */
+};
+
+struct engine_buf {
+	uintptr_t base;
+	size_t len;
+	enum engine_buf_state state;
+};
+
 struct nvmft_thread {
 	struct inbox inbox;
 
@@ -159,6 +187,13 @@ struct nvmft_thread {
 	uint64_t wake_buf;
 	struct uring_op wake_uop;
 	struct epoll_op wake_eop;
+	struct engine_files *files;	/* lazily, on the first register */
+	int files_err;			/* sticky refusal of the sparse table */
+	struct engine_buf *bufs;	/* RT_BUF_SLOTS, lazily */
+	uint16_t *buf_order;		/* slots in use, sorted by base */
+	unsigned int nr_bufs;
+	bool bufs_table;		/* the sparse table exists in the kernel */
+	int bufs_err;			/* sticky refusal of the sparse table */
 
 	/* loop state, owner only */
 	enum reactor_phase phase;

@@ -191,6 +191,8 @@ struct tcp_qpair {
 	struct tcp_req *reqs;
 	uint8_t *icd_slab;
 	uint32_t icd_size;			/* bytes per request slot */
+	bool icd_fixed;				/* icd slab offered as a fixed buffer */
+	int icd_buf;				/* ... with this id */
 	size_t slots_map_len;
 	struct tcp_req_list free_reqs;		/* set-up slots, LIFO */
 	uint64_t *cid_busy;			/* CIDs of active requests */
@@ -303,7 +305,8 @@ struct tcp_poll_group {
 	struct sock_group *sgroup;
 
 	/* data buffer pool: num_shared_buffers x io_unit_size, made once */
-	uint8_t *buf_mem;
+	uint8_t *buf_mem;			/* one page-aligned region */
+	int buf_reg;				/* its fixed-buffer id, -1: none */
 	void **free_bufs;
 	uint32_t nr_free_bufs;
 	struct tcp_req_list buf_waiters;	/* FIFO */

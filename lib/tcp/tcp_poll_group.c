@@ -36,6 +36,32 @@ bool tcp_pg_get_bufs(struct tcp_poll_group *pg, void **bufs, uint32_t n)
 	return true;
 }
 
+/*
+ * Offer the pool to the reactor's ring as a fixed buffer: block backends
+ * driving that ring (uring) then read and write into it with
+ * READ/WRITE_FIXED. The engine pins it on first use only; a pool too big
+ * for one kernel buffer, or an epoll engine, just goes without.
+ */
+static void pg_pool_register(struct tcp_poll_group *pg, size_t bytes)
+{
+	int rc = thread_buf_register(pg->thread, pg->buf_mem, bytes);
+
+	pg->buf_reg = rc >= 0 ? rc : -1;
+	if (rc < 0 && rc != -EOPNOTSUPP)
+		TCP_LOG(pg->tt, NVMFT_LOG_INFO,
+			"poll group %u: data buffers not offered as a fixed buffer: %s",
+			nvmft_thread_index(pg->thread), strerror(-rc));
+}
+
+/* Before the pool memory is freed: no stale kernel mapping of it remains. */
+static void pg_pool_unregister(struct tcp_poll_group *pg)
+{
+	if (pg->buf_reg < 0)
+		return;
+	thread_buf_unregister(pg->thread, pg->buf_reg);
+	pg->buf_reg = -1;
+}
+
 void tcp_pg_put_bufs(struct tcp_poll_group *pg, void **bufs, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
@@ -234,6 +260,7 @@ int tcp_poll_group_create(struct nvmf_transport *t, struct nvmf_poll_group *npg,
 	pg->tt = tt;
 	pg->thread = thread;
 	pg->rt = tt->rt;
+	pg->buf_reg = -1;
 	TAILQ_INIT(&pg->buf_waiters);
 	TAILQ_INIT(&pg->qpairs);
 	TAILQ_INIT(&pg->rx_list);
@@ -262,6 +289,7 @@ int tcp_poll_group_create(struct nvmf_transport *t, struct nvmf_poll_group *npg,
 		pg->free_bufs[pg->nr_free_bufs++] =
 			pg->buf_mem + (size_t)i * o->io_unit_size;
 	pg->stats.bufs_total = o->num_shared_buffers;
+	pg_pool_register(pg, bytes);
 
 	pg->poller = nvmft_poller_register(tcp_pg_poll, pg, 0);
 	if (!pg->poller) {
@@ -288,6 +316,7 @@ int tcp_poll_group_create(struct nvmf_transport *t, struct nvmf_poll_group *npg,
 out_poller:
 	nvmft_poller_unregister(&pg->poller);
 out_free_bufs:
+	pg_pool_unregister(pg);
 	free(pg->free_bufs);
 out_buf_mem:
 	free(pg->buf_mem);
@@ -333,6 +362,7 @@ void tcp_poll_group_destroy(struct nvmf_transport_poll_group *tpg)
 			idx, rc);
 		return;
 	}
+	pg_pool_unregister(pg);
 	free(pg->free_bufs);
 	free(pg->buf_mem);
 	free(pg);
@@ -354,6 +384,28 @@ struct tcp_poll_group *tcp_transport_poll_group(struct nvmf_transport *t,
 
 /* ---- qpairs ---------------------------------------------------------------- */
 
+/*
+ * I/O up to in_capsule_data_size (4 KiB reads and writes with the
+ * defaults) uses the slot's in-capsule buffer, not the pool: offer the
+ * connection's slab too. Pinned only if a backend I/O ever hits it.
+ */
+static void qp_icd_register(struct tcp_qpair *qp)
+{
+	int rc = thread_buf_register(qp->pg->thread, qp->icd_slab,
+				     (size_t)qp->nreqs * qp->icd_size);
+
+	qp->icd_fixed = rc >= 0;
+	qp->icd_buf = rc;
+}
+
+static void qp_icd_unregister(struct tcp_qpair *qp)
+{
+	if (!qp->icd_fixed)
+		return;
+	thread_buf_unregister(qp->pg->thread, qp->icd_buf);
+	qp->icd_fixed = false;
+}
+
 int tcp_poll_group_add(struct nvmf_transport_poll_group *tpg,
 		       struct nvmf_qpair *nqp)
 {
@@ -374,6 +426,7 @@ int tcp_poll_group_add(struct nvmf_transport_poll_group *tpg,
 	rc = tcp_reqs_alloc(qp);
 	if (rc)
 		goto out_fail;
+	qp_icd_register(qp);
 	rc = qp->sops->attach(pg->sgroup, qp->fd, &tcp_sock_cbs, qp, &qp->sock);
 	if (rc)
 		goto out_fail;
@@ -389,6 +442,7 @@ int tcp_poll_group_add(struct nvmf_transport_poll_group *tpg,
 out_fail:
 	TCP_LOG(pg->tt, NVMFT_LOG_ERR, "%s:%s: cannot serve connection: %s",
 		qp->addrs.peer.traddr, qp->addrs.peer.trsvcid, strerror(-rc));
+	qp_icd_unregister(qp);
 	tcp_reqs_free(qp);
 	qp->pg = NULL;
 	return rc;
@@ -447,6 +501,7 @@ void tcp_qpair_maybe_free(struct tcp_qpair *qp)
 	if (!qp->fini || !qp->sock_closed || qp->nr_in_core)
 		return;
 	if (pg) {
+		qp_icd_unregister(qp);
 		tcp_pg_timer_del(qp);
 		tcp_pg_unschedule_rx(qp);
 		tcp_pg_unschedule_flush(qp);
