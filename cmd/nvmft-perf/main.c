@@ -334,6 +334,10 @@ static void run_until(struct perf *pf, uint64_t until, uint64_t t0, uint64_t *ne
 	for (uint64_t now = perf_now_ns(); now < until; now = perf_now_ns()) {
 		uint64_t wake = until;
 
+		/* Every qpair failed (the target is gone): nothing left to time. */
+		if (pf->workers && atomic_load(&pf->workers_gone) >= pf->cfg.threads)
+			break;
+
 		if (step && *next_tick < wake)
 			wake = *next_tick;
 		if (wake > now) {

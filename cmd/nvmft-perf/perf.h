@@ -114,6 +114,7 @@ struct perf {
 	pthread_barrier_t start;
 	atomic_bool measuring;
 	atomic_bool stop;
+	atomic_uint workers_gone;	/* workers whose every qpair failed */
 };
 
 uint64_t perf_now_ns(void);

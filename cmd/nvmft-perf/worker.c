@@ -434,8 +434,10 @@ void *worker_main(void *arg)
 			rate_refill(w);
 		n = poll_all(w);
 
-		if (n < 0)
+		if (n < 0) {
+			atomic_fetch_add(&pf->workers_gone, 1);
 			break;
+		}
 		/* Busy share: is the client the bottleneck or waiting? */
 		if (n && atomic_load_explicit(&pf->measuring, memory_order_relaxed))
 			w->busy_ns += perf_now_ns() - t0;
