@@ -125,21 +125,6 @@ static void srv_stop(struct nbd_srv *s)
 
 /* ---- helpers --------------------------------------------------------------------- */
 
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 static void pool_create(struct rh_conn *c, const char *name, const char *uri)
 {
 	struct json_object *r;
@@ -294,7 +279,7 @@ static void volume_is_served_with_verified_io(void **state)
 	struct nvmft_host_ctrlr *ctrlr;
 	struct nvmft_host_qpair *qp;
 	char w[4 * BLK], r[4 * BLK], msg[512];
-	int port = free_port();
+	int port = rh_free_port();
 	struct nbd_srv s;
 	struct rh_env e;
 	struct rh_conn c;

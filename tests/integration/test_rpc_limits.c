@@ -18,21 +18,6 @@
 
 #define NQN1 "nqn.2016-06.io.spdk:cnode1"
 
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 static int tcp_connect(int port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
@@ -115,7 +100,7 @@ static void add_listener_max_connections_is_shown_and_checked(void **state)
 	struct rh_conn c;
 	struct json_object *r, *l;
 	char msg[512];
-	int port = free_port(), port2 = free_port(), fds[2], extra;
+	int port = rh_free_port(), port2 = rh_free_port(), fds[2], extra;
 
 	rh_start(&e);
 	assert_int_equal(rh_open(&c, e.path), 0);
@@ -208,7 +193,7 @@ static void get_stats_counts_connect_timeouts(void **state)
 	struct rh_conn c;
 	struct json_object *r, *pgs;
 	int64_t timeouts = 0, share_waits = -1;
-	int port = free_port(), fd;
+	int port = rh_free_port(), fd;
 
 	rh_start(&e);
 	assert_int_equal(rh_open(&c, e.path), 0);
@@ -295,7 +280,7 @@ static void save_config_keeps_the_limits(void **state)
 	struct rh_env e;
 	struct rh_conn c;
 	struct json_object *r;
-	int port = free_port(), dport = free_port();
+	int port = rh_free_port(), dport = rh_free_port();
 	char *t1, *t2, want[128];
 	const char *b1, *b2;
 

@@ -21,21 +21,6 @@
 #define HOST1 "nqn.2016-06.io.spdk:host1"
 #define BLK 512u
 
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 static void host_log(void *arg, int level, const char *msg)
 {
 	if (getenv("RPC_TEST_VERBOSE"))
@@ -112,7 +97,7 @@ static void controllers_qpairs_and_stats_of_a_connected_host(void **state)
 	struct rh_env e;
 	struct rh_conn c;
 	char buf[BLK * 8], msg[256];
-	int port = free_port(), i, seen[3] = { 0 };
+	int port = rh_free_port(), i, seen[3] = { 0 };
 	size_t k;
 
 	rh_start(&e);
@@ -241,7 +226,7 @@ static void namespaces_change_while_the_host_does_io(void **state)
 	struct json_object *r;
 	struct rh_env e;
 	struct rh_conn c;
-	int port = free_port(), i;
+	int port = rh_free_port(), i;
 	pthread_t th;
 	uint64_t end;
 
@@ -362,7 +347,7 @@ static void save_config_round_trip_recreates_the_state(void **state)
 	struct rh_conn c;
 	struct json_object *r, *s, *l, *jfile;
 	char *t1, *t2;
-	int port = free_port(), dport = free_port(), fd;
+	int port = rh_free_port(), dport = rh_free_port(), fd;
 
 	snprintf(fdir, sizeof(fdir), "/tmp/nvmft-rpcfile-XXXXXX");
 	assert_non_null(mkdtemp(fdir));

@@ -16,21 +16,6 @@
 #define NQN2 "nqn.2016-06.io.spdk:cnode2"
 #define HOST1 "nqn.2016-06.io.spdk:host1"
 
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 /* The bdev named @name in a bdev_get_bdevs result, or NULL. */
 static struct json_object *find_bdev(struct json_object *list, const char *name)
 {
@@ -403,7 +388,7 @@ static void listeners_are_added_and_removed(void **state)
 	struct rh_conn c;
 	struct json_object *r, *l;
 	char msg[512];
-	int port = free_port(), dport = free_port(), fd;
+	int port = rh_free_port(), dport = rh_free_port(), fd;
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 

@@ -20,21 +20,6 @@
 #define HOST1		"nqn.2016-06.io.spdk:host1"
 #define REMOTE_NQN	"nqn.2016-06.io.spdk:remote1"
 
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 static void host_log(void *arg, int level, const char *msg)
 {
 	if (getenv("RPC_TEST_VERBOSE"))
@@ -91,7 +76,7 @@ static void referral_appears_in_the_discovery_log_and_goes(void **state)
 	struct rh_conn c;
 	unsigned int nr, nr0;
 	uint64_t g0, g1, g2, g3;
-	int port = free_port();
+	int port = rh_free_port();
 	char msg[512];
 
 	rh_start(&e);
@@ -203,7 +188,7 @@ static void discovery_controller_gets_a_notice_on_referral_change(void **state)
 	struct rh_conn c;
 	unsigned int nr;
 	uint64_t g0, g1;
-	int port = free_port();
+	int port = rh_free_port();
 	char svc[16];
 
 	rh_start(&e);

@@ -22,21 +22,6 @@
 #define NR_READS	16
 #define IO_BLOCKS	8u
 
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 static void host_log(void *arg, int level, const char *msg)
 {
 	if (getenv("RPC_TEST_VERBOSE"))
@@ -123,7 +108,7 @@ static void stats_count_io_per_qpair_and_in_the_histograms(void **state)
 	int64_t bread = 0, bwritten = 0, io_qpairs = 0;
 	struct rh_env e;
 	struct rh_conn c;
-	int port = free_port();
+	int port = rh_free_port();
 	size_t i, k;
 
 	rh_start(&e);
